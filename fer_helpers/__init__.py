@@ -1,0 +1,1 @@
+"""Helpers for the Breuer & Kimmel (2017) reproduction book."""

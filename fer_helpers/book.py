@@ -1,0 +1,334 @@
+"""Book rails: profiles, data provisioning, the papermill runner and the strict HTML build.
+
+Command line::
+
+    python -m fer_helpers.book run --profile quick [--only 01] [--ckplus DIR] [--fer2013 CSV]
+    python -m fer_helpers.book data --profile ci      # write the SynthFACS data if missing
+    python -m fer_helpers.book vendor                 # fetch offline JS from npm / plotly
+    python -m fer_helpers.book build                  # jupyter-book build -W, then check it
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+#: Data sizes of each profile (SynthFACS; real datasets are used whole).
+PROFILES = {
+    "ci": {"ck_subjects": 10, "fer_rows": 700},
+    "quick": {"ck_subjects": 40, "fer_rows": 6000},
+    "full": {"ck_subjects": 123, "fer_rows": 35887},
+}
+SEED = 0
+#: Offline JavaScript, fetched from package registries at build time (never committed).
+NPM_ASSETS = {
+    "requirejs@2.3.8": {"require.min.js": "package/require.js"},
+    "@jupyter-widgets/html-manager@1.0.15": {"embed-amd.js": "package/dist/embed-amd.js",
+                                             "html-manager/": "package/dist/"},
+}
+_FONTS = (".woff2", ".woff", ".ttf", ".eot", ".svg")
+_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "pandas", "scikit-learn",
+             "opencv-python-headless", "plotly", "ipywidgets", "papermill", "jupyter-book")
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The book's root folder (holding ``_toc.yml``), searched upwards from ``start``/cwd."""
+    here = (start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "_toc.yml").is_file() and (p / "fer_helpers").is_dir():
+            return p
+    raise FileNotFoundError(f"no book root (a folder with _toc.yml) above {here}")
+
+
+def versions() -> dict[str, str]:
+    """Python, platform and package versions this process runs on."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for p in _PACKAGES:
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def print_versions() -> None:
+    """Print the versions (every chapter starts with this)."""
+    print(" | ".join(f"{k} {v}" for k, v in versions().items()))
+
+
+def setup_notebook() -> None:
+    """Make plotly figures render both in JupyterLab and in the offline static book.
+
+    The ``book`` renderer emits plotly's JSON mimetype (JupyterLab) *and* an HTML div
+    without plotly.js (the book loads one local copy of plotly.js on every page).
+    """
+    import plotly.io as pio
+    from plotly.io._base_renderers import MimetypeRenderer
+
+    class BookRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict):
+            html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False,
+                               validate=False, config={"displaylogo": False})
+            return {"application/vnd.plotly.v1+json": {"data": fig_dict.get("data", []),
+                                                       "layout": fig_dict.get("layout", {})},
+                    "text/html": html}
+
+    pio.renderers["book"] = BookRenderer()
+    pio.renderers.default = "book"
+    pio.templates.default = "plotly_white"
+
+
+class PlotlyJsonMime:
+    """myst-nb mime renderer plugin (entry point ``myst_nb.mime_renderers``).
+
+    Figures from :func:`setup_notebook` carry plotly JSON (for JupyterLab) beside an HTML
+    div (for the book). The book shows the div; this plugin says the JSON needs no rendering,
+    instead of myst-nb warning that it skips an unknown type. :func:`build` still checks that
+    every figure reached its page.
+    """
+
+    mime_priority_overrides = (("*", "application/vnd.plotly.v1+json", None),)
+
+    @staticmethod
+    def handle_mime(renderer, data, inline):
+        return [] if data.mime_type == "application/vnd.plotly.v1+json" else None
+
+
+# --------------------------------------------------------------------------- data
+def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
+    """Where the SynthFACS files of ``profile`` live."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    base = Path(data_dir) if data_dir else repo_root() / "data"
+    d = base / "synthfacs" / profile
+    return {"ckplus": d / "ckplus", "fer2013": d / "fer2013.csv",
+            "ferplus": d / "fer2013new.csv"}
+
+
+def ensure_synthfacs(profile: str, data_dir=None, verbose: bool = True) -> dict[str, Path]:
+    """Write the SynthFACS data of ``profile`` unless it is there already."""
+    from .synth import write_ckplus, write_fer2013
+
+    paths = synthfacs_paths(profile, data_dir)
+    cfg = PROFILES[profile]
+    if not (paths["ckplus"] / "synthfacs_truth.csv").is_file():
+        t = time.perf_counter()
+        write_ckplus(paths["ckplus"], cfg["ck_subjects"], SEED)
+        if verbose:
+            print(f"SynthFACS CK+ tree ({cfg['ck_subjects']} subjects) written in "
+                  f"{time.perf_counter() - t:.1f} s: {paths['ckplus']}")
+    if not paths["fer2013"].is_file() or not paths["ferplus"].is_file():
+        t = time.perf_counter()
+        write_fer2013(paths["fer2013"], cfg["fer_rows"], SEED, ferplus_path=paths["ferplus"])
+        if verbose:
+            print(f"SynthFACS FER2013/FER+ CSVs ({cfg['fer_rows']} rows) written in "
+                  f"{time.perf_counter() - t:.1f} s: {paths['fer2013']}")
+    return paths
+
+
+def dataset_paths(profile: str, ckplus_path=None, fer2013_path=None, ferplus_path=None,
+                  data_dir=None) -> dict:
+    """Paths a chapter reads: the user's real datasets where given, else SynthFACS.
+
+    Returns a dict with ``ckplus``, ``fer2013``, ``ferplus`` paths and, for each,
+    ``<name>_synthetic`` (True where the data is SynthFACS).
+    """
+    real = {"ckplus": ckplus_path, "fer2013": fer2013_path, "ferplus": ferplus_path}
+    synth = ensure_synthfacs(profile, data_dir, verbose=False) \
+        if not all(real.values()) else {}
+    out = {}
+    for k, v in real.items():
+        if v and not Path(v).exists():
+            raise FileNotFoundError(f"{k}_path={v!s} does not exist")
+        out[k] = Path(v) if v else synth[k]
+        out[f"{k}_synthetic"] = not v
+    return out
+
+
+# ------------------------------------------------------------------------- runner
+def toc_chapters(root: Path) -> list[str]:
+    """Notebook names (``01_data`` ...) in ``_toc.yml`` order."""
+    text = (root / "_toc.yml").read_text()
+    return re.findall(r"file:\s*book/_generated/(\S+?)\s*$", text, flags=re.M)
+
+
+def run_notebooks(profile: str, only=None, params: dict | None = None,
+                  root: Path | None = None) -> list[tuple[str, float]]:
+    """Execute the chapters with papermill, in ``_toc.yml`` order.
+
+    Each output goes to ``book/_generated/<name>.ipynb`` only when the notebook ran
+    through; a failed run is kept as ``<name>.failed.ipynb`` and raises ``RuntimeError``
+    naming the notebook and the cell.
+    """
+    import papermill as pm
+
+    root = root or repo_root()
+    names = toc_chapters(root)
+    if only:
+        names = [n for n in names if any(n.startswith(o) for o in only)]
+        if not names:
+            raise ValueError(f"--only {only} matches no chapter of {toc_chapters(root)}")
+    out_dir = root / "book" / "_generated"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {"profile": profile, **{k: v for k, v in (params or {}).items() if v}}
+    times = []
+    for i, name in enumerate(names, 1):
+        src = root / "notebooks" / f"{name}.ipynb"
+        dst = out_dir / f"{name}.ipynb"
+        print(f"[{i}/{len(names)}] {name} (profile {profile}) ...", flush=True)
+        fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=out_dir, prefix=f".{name}.")
+        os.close(fd)
+        t = time.perf_counter()
+        try:
+            pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(root / "notebooks"),
+                                progress_bar=False, log_output=False, kernel_name="python3")
+        except pm.PapermillExecutionError as e:
+            failed = out_dir / f"{name}.failed.ipynb"
+            os.replace(tmp, failed)
+            raise RuntimeError(f"{src.relative_to(root)} failed in cell {e.cell_index} "
+                               f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
+                               f"executed copy with the error: {failed}") from None
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        os.replace(tmp, dst)
+        dt = time.perf_counter() - t
+        times.append((name, dt))
+        print(f"[{i}/{len(names)}] {name} done in {dt:.1f} s", flush=True)
+    total = sum(t for _, t in times)
+    print(f"executed {len(times)} notebook(s) in {total:.1f} s: "
+          + ", ".join(f"{n} {t:.1f} s" for n, t in times))
+    return times
+
+
+# ------------------------------------------------------------------------- vendor + build
+def vendor(root: Path | None = None) -> Path:
+    """Put the offline JS (plotly.js, require.js, the widgets HTML manager) in book/_vendor.
+
+    Taken from the plotly Python package and from the npm registry (``npm pack``), at
+    build time; the folder is git-ignored and never committed.
+    """
+    import plotly
+
+    root = root or repo_root()
+    dest = root / "book" / "_vendor"
+    dest.mkdir(parents=True, exist_ok=True)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not (dest / "plotly.min.js").is_file():
+        shutil.copyfile(plotly_js, dest / "plotly.min.js")
+    for spec, files in NPM_ASSETS.items():
+        if all((dest / f).exists() for f in files):
+            continue
+        if shutil.which("npm") is None:
+            raise RuntimeError("npm is needed once to fetch the offline widget JS "
+                               f"({spec}); install Node.js/npm")
+        with tempfile.TemporaryDirectory() as tmp:
+            res = subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, text=True,
+                                 capture_output=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"npm pack {spec} failed: {res.stderr.strip()}")
+            tgz = Path(tmp) / res.stdout.strip().splitlines()[-1]
+            with tarfile.open(tgz) as tar:
+                for out, member in files.items():
+                    if out.endswith("/"):  # a folder: the font files the bundle loads
+                        _extract_fonts(tar, member, dest / out)
+                        continue
+                    data = tar.extractfile(member).read()
+                    part = dest / f".{out}.tmp"
+                    part.write_bytes(data)
+                    os.replace(part, dest / out)
+    return dest
+
+
+def _extract_fonts(tar: tarfile.TarFile, prefix: str, folder: Path) -> None:
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for m in tar.getmembers():
+        name = m.name[len(prefix):]
+        if m.isfile() and m.name.startswith(prefix) and "/" not in name \
+                and name.endswith(_FONTS):
+            (tmp / name).write_bytes(tar.extractfile(m).read())
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def plotly_outputs(nb_path: Path) -> int:
+    """Number of plotly figures among a notebook's outputs."""
+    nb = json.loads(nb_path.read_text())
+    n = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html", "")
+            html = "".join(html) if isinstance(html, list) else html
+            n += html.count('class="plotly-graph-div"')
+    return n
+
+
+def build(root: Path | None = None) -> Path:
+    """``jupyter-book build`` with warnings as errors, then check every figure arrived."""
+    root = root or repo_root()
+    vendor(root)
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "-n",
+           "--keep-going"]
+    print(" ".join(cmd), flush=True)
+    if subprocess.run(cmd, cwd=root).returncode != 0:
+        raise RuntimeError("jupyter-book build failed (warnings count as errors)")
+    html = root / "_build" / "html"
+    for name in toc_chapters(root):
+        want = plotly_outputs(root / "book" / "_generated" / f"{name}.ipynb")
+        page = html / "book" / "_generated" / f"{name}.html"
+        got = page.read_text().count('class="plotly-graph-div"')
+        if got != want:
+            raise RuntimeError(f"{page}: {got} plotly figures in the HTML, {want} in the "
+                               "executed notebook")
+    index = html / "index.html"
+    print(f"book built: {index}")
+    return index
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fer_helpers.book")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute the chapters with papermill")
+    r.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    r.add_argument("--only", nargs="*", help="chapter name prefixes, e.g. 01 02")
+    for k in ("ckplus", "fer2013", "ferplus", "data-dir"):
+        r.add_argument(f"--{k}", default=None, help=f"path to {k} (default: SynthFACS)")
+    d = sub.add_parser("data", help="write the profile's SynthFACS data if missing")
+    d.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    sub.add_parser("vendor", help="fetch the offline JS into book/_vendor")
+    sub.add_parser("build", help="strict jupyter-book build + figure check")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "run":
+            params = {"ckplus_path": a.ckplus, "fer2013_path": a.fer2013,
+                      "ferplus_path": a.ferplus, "data_dir": a.data_dir}
+            params = {k: (str(Path(v).resolve()) if v else v) for k, v in params.items()}
+            run_notebooks(a.profile, a.only, params)
+        elif a.cmd == "data":
+            ensure_synthfacs(a.profile)
+        elif a.cmd == "vendor":
+            print(f"offline assets in {vendor()}")
+        else:
+            build()
+    except (RuntimeError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Plotly figures for the book. Functions take arrays/DataFrames and return figures.
+
+Images are embedded as PNG (``binary_string``), so pages stay small and render offline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+SYNTHETIC_NOTE = "SynthFACS (synthetic data)"
+
+
+def tile(images: np.ndarray, cols: int, pad: int = 2, fill: int = 255) -> np.ndarray:
+    """Arrange ``(n, H, W[, 3])`` images on a grid of ``cols`` columns."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    rows = int(np.ceil(n / cols))
+    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad, *images.shape[3:])
+    out = np.full(shape, fill, images.dtype)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = im
+    return out
+
+
+def image_grid(images, cols: int, title: str = "", row_labels=None, col_labels=None,
+               scale: float = 2.0, pad: int = 2, max_width: int = 860) -> go.Figure:
+    """Show images as one grid picture, with optional row and column labels.
+
+    ``scale`` is screen pixels per image pixel, reduced so the figure fits ``max_width``.
+    """
+    images = np.asarray(images)
+    h, w = images.shape[1:3]
+    grid = tile(images, cols, pad)
+    fig = px.imshow(grid, binary_string=True, binary_format="png")
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    if col_labels is not None:
+        fig.update_xaxes(showticklabels=True, side="top", tickmode="array",
+                         tickvals=[c * (w + pad) + w / 2 for c in range(len(col_labels))],
+                         ticktext=list(col_labels))
+    if row_labels is not None:
+        fig.update_yaxes(showticklabels=True, tickmode="array",
+                         tickvals=[r * (h + pad) + h / 2 for r in range(len(row_labels))],
+                         ticktext=list(row_labels))
+    left = 150 if row_labels is not None else 10
+    scale = min(scale, (max_width - left - 20) / grid.shape[1])
+    fig.update_layout(title=title, width=int(grid.shape[1] * scale) + left + 20,
+                      height=int(grid.shape[0] * scale) + 90,
+                      margin={"l": left, "r": 10, "t": 70, "b": 10})
+    return fig
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, colour=(255, 60, 60), alpha=0.45):
+    """Tint ``mask`` pixels of a grey image; returns RGB uint8."""
+    rgb = np.repeat(np.asarray(image, np.float32)[..., None], 3, axis=2)
+    m = np.asarray(mask, bool)
+    rgb[m] = (1 - alpha) * rgb[m] + alpha * np.asarray(colour, np.float32)
+    return rgb.astype(np.uint8)
+
+
+def landmarks_figure(image: np.ndarray, landmarks: np.ndarray, title: str = "",
+                     width: int = 420) -> go.Figure:
+    """A grey image with its 68 landmarks numbered on hover."""
+    fig = px.imshow(image, binary_string=True)
+    fig.add_trace(go.Scatter(x=landmarks[:, 0], y=landmarks[:, 1], mode="markers",
+                             marker={"size": 4, "color": "#e4572e"},
+                             text=[f"landmark {i}" for i in range(len(landmarks))],
+                             hoverinfo="text", showlegend=False))
+    h, w = image.shape[:2]
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    fig.update_layout(title=title, width=width, height=int(width * h / w) + 60,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def picture_explorer(pictures: dict[str, list[np.ndarray]], step_labels, title: str = "",
+                     step_name: str = "intensity", size: int = 320) -> go.Figure:
+    """A dropdown over ``pictures`` keys and a slider over each key's pictures.
+
+    Everything is precomputed and switched client-side, so it works in the static book.
+    """
+    fig = go.Figure()
+    keys = list(pictures)
+    spans, k = {}, 0
+    for key in keys:
+        spans[key] = range(k, k + len(pictures[key]))
+        for pic in pictures[key]:
+            trace = px.imshow(pic, binary_string=True).data[0]
+            trace.visible = False
+            fig.add_trace(trace)
+            k += 1
+    n = k
+
+    def visible(key, j):
+        v = [False] * n
+        v[spans[key][j]] = True
+        return v
+
+    def slider(key, active):
+        steps = [{"label": str(lbl), "method": "update", "args": [{"visible": visible(key, j)}]}
+                 for j, lbl in enumerate(step_labels)]
+        return {"active": active, "steps": steps, "currentvalue": {"prefix": f"{step_name}: "},
+                "pad": {"t": 10}}
+
+    last = len(step_labels) - 1
+    first = keys[0]
+    for i in spans[first]:
+        fig.data[i].visible = i == spans[first][last]
+    buttons = [{"label": key, "method": "update",
+                "args": [{"visible": visible(key, last)}, {"sliders": [slider(key, last)]}]}
+               for key in keys]
+    fig.update_layout(title=title, width=size + 40, height=size + 180,
+                      updatemenus=[{"buttons": buttons, "x": 0, "y": 1.12, "xanchor": "left",
+                                    "direction": "down"}],
+                      sliders=[slider(first, last)], margin={"l": 20, "r": 20, "t": 90, "b": 10})
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    return fig

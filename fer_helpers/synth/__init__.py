@@ -1,0 +1,23 @@
+"""SynthFACS: synthetic faces with exact FACS ground truth, in the real datasets' formats.
+
+Real expression datasets are licence-gated, so the book ships this generator instead. Each
+face is a 68-point (iBUG) face of a synthetic identity; each AU moves its landmarks and adds
+its appearance cue inside its own region (see :func:`au_region_masks`); emotions come from
+EMFACS-style prototypes with intensity jitter and unrelated AUs. Same seed, same bytes.
+
+Results computed on SynthFACS are results on synthetic data, not on CK+ or FER2013.
+"""
+
+from .emotions import PROTOTYPES, sample_aus
+from .face import AU_CODES, AU_NAMES, TEMPLATE
+from .generate import DOMAINS, SynthFaces, generate, identity
+from .regions import au_gallery, reference_face, reference_region_masks
+from .render import Identity, Nuisance, Pose, Scene, au_region_masks, face_frame, render
+from .writers import write_ckplus, write_fer2013
+
+__all__ = [
+    "AU_CODES", "AU_NAMES", "DOMAINS", "au_gallery", "PROTOTYPES", "TEMPLATE", "Identity", "Nuisance", "Pose",
+    "Scene", "SynthFaces", "au_region_masks", "face_frame", "generate", "identity",
+    "reference_face", "reference_region_masks", "render", "sample_aus", "write_ckplus",
+    "write_fer2013",
+]

@@ -1,0 +1,338 @@
+"""Rendering SynthFACS faces, and the per-image AU region masks.
+
+The renderer draws with OpenCV on a supersampled 8-bit canvas (anti-aliased polygons and
+lines), then applies pixel-wise lighting, a small Gaussian blur and seeded noise. Every AU
+changes only the landmarks it moves and its own shaded cues, so its effect on the pixels is
+confined to :func:`au_region_masks` of the face without it (the tests check this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .face import (
+    AU_CODES,
+    CUES,
+    DEPTH,
+    N_POINTS,
+    STABLE,
+    TEMPLATE,
+    cue_anchor,
+    displacement_basis,
+    identity_modes,
+    region_parts,
+)
+
+_BASIS = displacement_basis()  # (A, 2, 68, 2)
+_MODES = identity_modes()  # (K, 68, 2)
+_SHIFT = 4  # fixed-point bits for cv2 drawing
+_ONE = 1 << _SHIFT
+_PARTS = {code: region_parts(code) for code in AU_CODES}
+#: Half-width of an AU's region beyond its landmark hull, in face units (covers line
+#: widths, the teeth band and anti-aliasing); the blur is added on top, in pixels.
+REGION_MARGIN = 0.07
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What stays fixed for one synthetic person."""
+
+    shape: np.ndarray  # (K,) identity mode coefficients
+    jitter: np.ndarray  # (68, 2) small asymmetric landmark noise
+    skin: float
+    hair: float
+    lips: float
+    brows: float
+    iris: float
+    brow_width: float
+    forehead: float  # forehead top, face units above the eye line
+    hairline: float
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> Identity:
+        """Draw a random identity from ``rng``."""
+        skin = rng.uniform(95, 205)
+        dark_hair = rng.random() < 0.75
+        return cls(
+            shape=rng.normal(0.0, 1.0, len(_MODES)).clip(-2.5, 2.5),
+            jitter=rng.normal(0.0, 0.008, (N_POINTS, 2)),
+            skin=skin,
+            hair=rng.uniform(15, 80) if dark_hair else rng.uniform(150, 215),
+            lips=skin * rng.uniform(0.62, 0.82),
+            brows=min(skin * rng.uniform(0.3, 0.6), 110.0),
+            iris=rng.uniform(20, 90),
+            brow_width=rng.uniform(0.055, 0.095),
+            forehead=rng.uniform(1.3, 1.45),
+            hairline=rng.uniform(1.02, 1.2),
+        )
+
+    def neutral(self) -> np.ndarray:
+        """Neutral 68-point landmarks in face units."""
+        return TEMPLATE + np.tensordot(self.shape, _MODES, axes=1) + self.jitter
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Where the face sits in the image: centre (px), scale (px per face unit), roll, yaw."""
+
+    cx: float
+    cy: float
+    scale: float
+    roll: float = 0.0  # radians, clockwise on screen
+    yaw: float = 0.0  # radians
+
+    def apply(self, pts: np.ndarray, depth: np.ndarray | float) -> np.ndarray:
+        """Map face-unit points (..., 2) with pseudo-depth to pixel coordinates."""
+        x = pts[..., 0] * np.cos(self.yaw) + np.asarray(depth) * np.sin(self.yaw)
+        y = pts[..., 1]
+        c, s = np.cos(self.roll), np.sin(self.roll)
+        return np.stack([self.cx + self.scale * (c * x - s * y),
+                         self.cy + self.scale * (s * x + c * y)], axis=-1)
+
+
+@dataclass(frozen=True)
+class Nuisance:
+    """Per-image lighting, blur, noise and background."""
+
+    light_angle: float = 0.0
+    light_strength: float = 0.0  # 0 = flat
+    ambient: float = 1.0
+    blur: float = 0.0  # Gaussian sigma, output pixels
+    noise: float = 0.0  # Gaussian sigma, grey levels
+    background: float = 128.0
+    noise_seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything needed to render one image."""
+
+    identity: Identity
+    aus: np.ndarray  # (A, 2) intensities 0-5 per AU, image-left and image-right halves
+    pose: Pose
+    nuisance: Nuisance = field(default_factory=Nuisance)
+    size: tuple[int, int] = (48, 48)  # (width, height)
+    supersample: int = 2
+
+
+def landmarks_face_units(identity: Identity, aus: np.ndarray) -> np.ndarray:
+    """68 landmarks in face units for ``identity`` showing ``aus`` ((A, 2) intensities)."""
+    return identity.neutral() + np.einsum("as,aspx->px", np.asarray(aus) / 5.0, _BASIS)
+
+
+def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity transform (origin, 2x2 matrix) mapping face units to ``landmarks``' pixels.
+
+    Fitted by least squares on :data:`~fer_helpers.synth.face.STABLE`, landmarks that no
+    AU moves, so it is the same for a face with or without any AU; it works on real
+    68-point annotations (CK+ ``Landmarks/``) too.
+    """
+    src = TEMPLATE[list(STABLE)]
+    dst = np.asarray(landmarks, float)[list(STABLE)]
+    sm, dm = src.mean(0), dst.mean(0)
+    s0, d0 = src - sm, dst - dm
+    a = (s0 * d0).sum() / (s0**2).sum()
+    b = (s0[:, 0] * d0[:, 1] - s0[:, 1] * d0[:, 0]).sum() / (s0**2).sum()
+    mat = np.array([[a, -b], [b, a]])
+    return dm - mat @ sm, mat
+
+
+def _cue_points(code: int, side: int, lm_px: np.ndarray, mat: np.ndarray):
+    for cue in CUES[code]:
+        pts = []
+        for idx, dx, dy in cue.points:
+            j, sgn = cue_anchor(idx, side)
+            pts.append(lm_px[j] + mat @ (sgn * dx, dy))
+        yield cue, np.array(pts)
+
+
+def au_region_masks(landmarks: np.ndarray, shape: tuple[int, int], blur: float = 0.0,
+                    margin: float = REGION_MARGIN, codes=AU_CODES) -> np.ndarray:
+    """Boolean masks of the pixels each AU can change on a face with these landmarks.
+
+    For each AU: per face half, the convex hull of the landmarks it moves and their
+    neighbours, at their given positions and moved by the AU at intensity 5, plus its
+    appearance cues at both, grown by ``margin`` face units and ``4 * blur`` pixels (the reach of
+    OpenCV's Gaussian kernel).
+
+    Parameters
+    ----------
+    landmarks : array (68, 2)
+        Pixel coordinates (x, y) in iBUG order, from SynthFACS or a real annotation.
+    shape : (height, width)
+        Output mask shape.
+    blur : float
+        Gaussian blur sigma of the image, in pixels.
+    margin : float
+        Extra reach in face units (inter-ocular distance = 1).
+    codes : sequence of int
+        AUs to return, in this order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(codes), height, width)`` bool.
+    """
+    lm = np.asarray(landmarks, float)
+    _, mat = face_frame(lm)
+    scale = float(np.sqrt(abs(np.linalg.det(mat))))
+    grow = int(np.ceil(margin * scale + 4.0 * blur + 1.0))  # OpenCV float kernels reach 4 sigma
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    out = np.zeros((len(codes), *shape), bool)
+    for k, code in enumerate(codes):
+        a = AU_CODES.index(code)
+        moved = lm + (_BASIS[a].sum(0)) @ mat.T  # both halves at intensity 5
+        canvas = np.zeros(shape, np.uint8)
+        for side, part in enumerate(_PARTS[code]):  # image-left, image-right
+            pts = [lm[part], moved[part]]
+            for at in (lm, moved):
+                pts.extend(p for _, p in _cue_points(code, side, at, mat))
+            hull = cv2.convexHull(np.round(np.concatenate(pts) * _ONE).astype(np.int32))
+            cv2.fillConvexPoly(canvas, hull, 1, cv2.LINE_8, _SHIFT)
+        out[k] = cv2.dilate(canvas, kernel).astype(bool)
+    return out
+
+
+def _fx(pts: np.ndarray) -> np.ndarray:
+    return np.round(pts * _ONE).astype(np.int32)
+
+
+def _arc(rx: float, top: float, n: int = 15, y0: float = 0.0) -> np.ndarray:
+    phi = np.linspace(0.0, np.pi, n)
+    return np.stack([rx * np.cos(phi), y0 - top * np.sin(phi)], axis=1)
+
+
+def _clip_fill(canvas: np.ndarray, poly: np.ndarray, draw) -> None:
+    """Run ``draw(tile, offset)`` on a copy of the polygon's bounding box; keep it inside."""
+    h, w = canvas.shape
+    x0, y0 = np.floor(poly.min(0) / _ONE).astype(int) - 1
+    x1, y1 = np.ceil(poly.max(0) / _ONE).astype(int) + 2
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = canvas[y0:y1, x0:x1]
+    off = np.array([x0, y0]) * _ONE
+    tile = roi.copy()
+    draw(tile, off)
+    mask = np.zeros_like(roi)
+    cv2.fillPoly(mask, [poly - off], 255, cv2.LINE_AA, _SHIFT)
+    m = mask.astype(np.float32) / 255.0
+    roi[:] = np.round(tile * m + roi * (1.0 - m)).astype(np.uint8)
+
+
+def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Render one face.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        ``(height, width)`` uint8 grey image.
+    landmarks : numpy.ndarray
+        ``(68, 2)`` float pixel coordinates of the landmarks in the image.
+    """
+    idt, pose, nz = scene.identity, scene.pose, scene.nuisance
+    w, h = scene.size
+    k = scene.supersample
+    aus = np.asarray(scene.aus, float)
+    lm_fu = landmarks_face_units(idt, aus)
+    lm = pose.apply(lm_fu, DEPTH)  # output pixels
+    big = Pose(pose.cx * k + (k - 1) / 2, pose.cy * k + (k - 1) / 2, pose.scale * k,
+               pose.roll, pose.yaw)
+    lmk = big.apply(lm_fu, DEPTH)
+    origin, mat = face_frame(lmk)
+    canvas = np.full((h * k, w * k), np.uint8(np.clip(nz.background, 0, 255)))
+    dark = np.zeros_like(canvas)
+    light = np.zeros_like(canvas)
+    aa = cv2.LINE_AA
+    px = big.scale
+    neutral = idt.neutral()
+    jaw_w = np.abs(neutral[[0, 16], 0]).mean()
+
+    # head, hair, neck, face
+    head = big.apply(_arc(jaw_w * 1.08, idt.forehead + 0.12, 21, 0.1), 0.0)
+    cv2.fillPoly(canvas, [_fx(np.concatenate([head, big.apply(np.array(
+        [[-jaw_w * 1.05, 0.9], [jaw_w * 1.05, 0.9]]), 0.0)]))], idt.hair, aa, _SHIFT)
+    neck = big.apply(np.array([[-0.55, 0.8], [0.55, 0.8], [0.6, 4.0], [-0.6, 4.0]]), -0.2)
+    cv2.fillPoly(canvas, [_fx(neck)], idt.skin * 0.8, aa, _SHIFT)
+    forehead = big.apply(_arc(jaw_w * 0.99, idt.forehead, 15, 0.05)[1:-1], 0.1)
+    face = np.concatenate([lmk[0:17], forehead])
+    cv2.fillPoly(canvas, [_fx(face)], idt.skin, aa, _SHIFT)
+    fringe = np.concatenate([big.apply(_arc(jaw_w * 1.0, idt.forehead + 0.05, 15, 0.05), 0.1),
+                             big.apply(_arc(jaw_w * 0.7, idt.hairline, 15, -0.25)[::-1], 0.1)])
+    cv2.fillPoly(canvas, [_fx(fringe)], idt.hair, aa, _SHIFT)
+
+    # brows
+    bw = max(1, int(round(idt.brow_width * px)))
+    for idx in (slice(17, 22), slice(22, 27)):
+        cv2.polylines(canvas, [_fx(lmk[idx])], False, idt.brows, bw, aa, _SHIFT)
+
+    # eyes: sclera + iris clipped to the lids, then the lid lines
+    lid = max(1, int(round(0.03 * px)))
+    for a, b in ((36, 42), (42, 48)):
+        poly = _fx(lmk[a:b])
+        centre = (lmk[a] + lmk[a + 3]) / 2
+
+        def eye(tile, off, centre=centre):
+            tile[:] = 215
+            c = tuple(_fx(centre) - off)
+            cv2.circle(tile, c, int(0.09 * px * _ONE), idt.iris, -1, aa, _SHIFT)
+            cv2.circle(tile, c, int(0.04 * px * _ONE), 10, -1, aa, _SHIFT)
+
+        _clip_fill(canvas, poly, eye)
+        cv2.polylines(canvas, [poly[0:4]], False, 25, lid + 1, aa, _SHIFT)
+        cv2.polylines(canvas, [poly[[3, 4, 5, 0]]], False, idt.skin * 0.55, lid, aa, _SHIFT)
+
+    # nose
+    cv2.polylines(dark, [_fx(lmk[27:31] + mat @ (0.07, 0.0))], False, 30, lid, aa, _SHIFT)
+    cv2.polylines(dark, [_fx(lmk[31:36])], False, 90, lid, aa, _SHIFT)
+    for i, j in ((31, 32), (34, 35)):
+        c = _fx((lmk[i] + lmk[j]) / 2 + mat @ (0.0, -0.02))
+        axes = (int(0.05 * px * _ONE), int(0.025 * px * _ONE))
+        cv2.ellipse(canvas, tuple(c), axes, 0, 0, 360, idt.skin * 0.35, -1, aa, _SHIFT)
+
+    # mouth: lips, then the opening with a band of upper teeth
+    outer, inner = _fx(lmk[48:60]), _fx(lmk[60:68])
+    cv2.fillPoly(canvas, [outer], idt.lips, aa, _SHIFT)
+
+    def mouth(tile, off):
+        tile[:] = 28
+        teeth = np.concatenate([lmk[60:65], (lmk[60:65] + mat @ (0.0, 0.05))[::-1]])
+        cv2.fillPoly(tile, [_fx(teeth) - off], 205, aa, _SHIFT)
+
+    _clip_fill(canvas, inner, mouth)
+    cv2.polylines(canvas, [inner[0:5]], False, idt.lips * 0.45, lid, aa, _SHIFT)
+
+    # AU appearance cues, anchored at neutral landmarks + the AU's own move only
+    for a, code in enumerate(AU_CODES):
+        for side in (0, 1):
+            level = aus[a, side] / 5.0
+            if level <= 0 or not CUES[code]:
+                continue
+            own = np.zeros_like(aus)
+            own[a, side] = aus[a, side]
+            anchor = big.apply(neutral + np.einsum("as,aspx->px", own / 5.0, _BASIS), DEPTH)
+            for cue, pts in _cue_points(code, side, anchor, mat):
+                layer = dark if cue.shade > 0 else light
+                value = int(round(255 * min(1.0, abs(cue.shade) * level)))
+                width = max(1, int(round(cue.width * px)))
+                cv2.polylines(layer, [_fx(pts)], cue.closed, value, width, aa, _SHIFT)
+
+    img = canvas.astype(np.float32)
+    img *= 1.0 - dark.astype(np.float32) * (0.85 / 255.0)
+    img += (255.0 - img) * light.astype(np.float32) * (0.6 / 255.0)
+    if k > 1:
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    if nz.blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), nz.blur)
+    if nz.light_strength or nz.ambient != 1.0:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        u = ((xx - w / 2) * np.cos(nz.light_angle) + (yy - h / 2) * np.sin(nz.light_angle))
+        u /= max(w, h) / 2
+        img *= nz.ambient + nz.light_strength * u
+    if nz.noise > 0:
+        rng = np.random.default_rng(nz.noise_seed)
+        img += rng.standard_normal((h, w), dtype=np.float32) * nz.noise
+    return np.clip(np.round(img), 0, 255).astype(np.uint8), lm
