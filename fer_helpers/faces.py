@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pandas as pd
 
 #: Default aligned frame, shared with SynthFACS' reference region masks.
 EYE_Y = 0.4
@@ -147,10 +146,11 @@ def align_detect(image: np.ndarray, crop: Crop = Crop()) -> tuple[np.ndarray | N
 class AlignReport:
     """Which images were aligned, how, and which were dropped (with the reason)."""
 
-    table: pd.DataFrame  # columns: path, method, ok
+    table: object  # pandas.DataFrame with columns path, method, ok
 
     @property
-    def failed(self) -> pd.DataFrame:
+    def failed(self):
+        """Rows of the images with no face found (a DataFrame)."""
         return self.table[~self.table["ok"]]
 
     def __repr__(self) -> str:
@@ -186,6 +186,8 @@ def align_many(images, paths, landmarks=None, crop: Crop = Crop()):
             keep.append(i)
         else:
             lms.pop()
+    import pandas as pd  # imported here: SynthFACS workers import this module, not pandas
+
     report = AlignReport(pd.DataFrame(rows, columns=["path", "method", "ok"]))
     arr = np.stack(out) if out else np.zeros((0, crop.size, crop.size), np.uint8)
     lm_arr = np.stack(lms) if landmarks is not None and lms else None  # NaN: detected

@@ -1,6 +1,6 @@
-"""Open every built page in headless Chromium with no network; fail on anything broken.
-
-Run after the book is built (``tests/test_notebooks.py`` builds it under profile ci).
+"""Open every built page in headless Chromium with no network; fail on anything broken:
+a console error, a failed or external request, a plotly figure, widget or formula that did
+not render. The book is executed (profile ci) and built first by the ``built_book`` fixture.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ pytestmark = [pytest.mark.browser]
 
 
 def pages() -> list[str]:
+    """Every built page (the search and index pages have no figures)."""
     skip = {"genindex.html", "search.html"}
     return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html")
                   if p.name not in skip and "_static" not in p.parts)
 
 
 @pytest.fixture(scope="module")
-def server():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML / 'index.html'} missing: build the book first (make test does)")
+def server(built_book):
     handler = functools.partial(_Quiet, directory=str(HTML))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -57,13 +56,16 @@ def browser(tmp_path_factory):
         b.close()
 
 
-def test_pages_exist():
-    assert "book/_generated/01_data.html" in pages()
-    assert "book/intro.html" in pages()
+def test_every_page_renders_offline(server, browser):
+    found = pages()
+    assert "book/_generated/01_data.html" in found and "book/intro.html" in found
+    failures = [msg for page in found for msg in _check_page(page, server, browser)]
+    assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("page", pages() or ["<no pages built>"])
-def test_page_renders_offline(page, server, browser):
+def _check_page(page: str, server: str, browser) -> list[str]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     ctx = browser.new_context()
     tab = ctx.new_page()
     problems: list[str] = []
@@ -81,19 +83,25 @@ def test_page_renders_offline(page, server, browser):
 
     tab.route("**/*", route)
     resp = tab.goto(f"{server}/{page}", wait_until="load")
-    assert resp is not None and resp.ok, f"{page}: HTTP {resp and resp.status}"
+    if resp is None or not resp.ok:
+        return [f"{page}: HTTP {resp and resp.status}"]
     tab.wait_for_load_state("networkidle")
-    n_plots = tab.locator(".plotly-graph-div").count()
-    if n_plots:
-        tab.wait_for_function(
-            "() => [...document.querySelectorAll('.plotly-graph-div')]"
-            ".every(d => d.querySelector('.main-svg'))", timeout=30000)
-    n_widgets = tab.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
-    if n_widgets:
-        tab.wait_for_selector(".jupyter-widgets.widget-tab, .widget-tab", timeout=30000)
-        rendered = tab.locator(".jupyter-widgets").count()
-        assert rendered >= n_widgets, f"{page}: {n_widgets} widget views, {rendered} rendered"
-    if tab.locator("div.math, span.math").count():
-        tab.wait_for_selector("mjx-container", timeout=30000)
+    checks = [
+        (".plotly-graph-div", "() => [...document.querySelectorAll('.plotly-graph-div')]"
+                              ".every(d => d.querySelector('.main-svg'))",
+         "a plotly figure did not render"),
+        ('script[type="application/vnd.jupyter.widget-view+json"]',
+         "() => document.querySelectorAll('.jupyter-widgets').length >= document"
+         ".querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length",
+         "a saved widget did not render"),
+        ("div.math, span.math", "() => document.querySelector('mjx-container') !== null",
+         "math was not typeset (MathJax)"),
+    ]
+    for selector, ready, what in checks:
+        if tab.locator(selector).count():
+            try:
+                tab.wait_for_function(ready, timeout=30000)
+            except PlaywrightTimeout:
+                problems.append(what)
     ctx.close()
-    assert not problems, f"{page}:\n" + "\n".join(problems)
+    return [f"{page}: {p}" for p in problems]

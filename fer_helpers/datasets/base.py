@@ -120,7 +120,7 @@ class FaceDataset:
         if self.split is not None:
             df["split"] = self.split
         if self.au_presence is not None:
-            df["aus"] = ["+".join(str(c) for c, p in zip(self.au_codes, row) if p)
+            df["aus"] = ["+".join(str(c) for c, p in zip(self.au_codes, row, strict=True) if p)
                          for row in self.au_presence]
         return df
 

@@ -179,6 +179,7 @@ def load_ckplus(root, frames: str = "protocol", n_peak: int = 3, crop: Crop | No
     root = Path(root)
     if frames not in ("protocol", "peak", "all"):
         raise ValueError(f"frames must be 'protocol', 'peak' or 'all', got {frames!r}")
+    _subfolder(root, ("cohn-kanade-images",), True)  # is it CK+ at all?
     if labelled_only and _subfolder(root, ("Emotion", "Emotion_labels"), False) is None:
         raise DatasetFormatError(root, "no Emotion/ (or Emotion_labels/) folder, so no sequence "
                                  "is labelled; pass labelled_only=False to load them unlabelled")

@@ -16,8 +16,8 @@ from .render import Identity, Nuisance, Pose, Scene, au_region_masks, face_frame
 from .writers import write_ckplus, write_fer2013
 
 __all__ = [
-    "AU_CODES", "AU_NAMES", "DOMAINS", "au_gallery", "PROTOTYPES", "TEMPLATE", "Identity", "Nuisance", "Pose",
-    "Scene", "SynthFaces", "au_region_masks", "face_frame", "generate", "identity",
+    "AU_CODES", "AU_NAMES", "DOMAINS", "PROTOTYPES", "TEMPLATE", "Identity", "Nuisance", "Pose",
+    "Scene", "SynthFaces", "au_gallery", "au_region_masks", "face_frame", "generate", "identity",
     "reference_face", "reference_region_masks", "render", "sample_aus", "write_ckplus",
     "write_fer2013",
 ]

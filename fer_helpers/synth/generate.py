@@ -110,7 +110,8 @@ def _chunk(args):
     seed, dname, lo, hi, emotions, weights, n_identities = args
     dom = DOMAINS[dname]
     rows = [_sample(seed, dom, i, emotions, weights, n_identities) for i in range(lo, hi)]
-    return [np.stack(col) if k != 5 else np.array(col) for k, col in enumerate(zip(*rows))]
+    cols = zip(*rows, strict=True)
+    return [np.stack(col) if k != 5 else np.array(col) for k, col in enumerate(cols)]
 
 
 def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weights=None,
@@ -157,7 +158,7 @@ def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weig
         parts = [[np.zeros((0, dh, dw), np.uint8), np.zeros(0, int),
                   np.zeros((0, len(AU_CODES), 2)), np.zeros(0, int), np.zeros((0, 68, 2)),
                   np.zeros(0)]]
-    cols = [np.concatenate(c) for c in zip(*parts)]
+    cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
     return SynthFaces(*cols, domain=domain)
 
 

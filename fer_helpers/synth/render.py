@@ -9,6 +9,7 @@ confined to :func:`au_region_masks` of the face without it (the tests check this
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -69,9 +70,14 @@ class Identity:
             hairline=rng.uniform(1.02, 1.2),
         )
 
-    def neutral(self) -> np.ndarray:
-        """Neutral 68-point landmarks in face units."""
+    @cached_property
+    def neutral_shape(self) -> np.ndarray:
+        """Neutral 68-point landmarks in face units (computed once per identity)."""
         return TEMPLATE + np.tensordot(self.shape, _MODES, axes=1) + self.jitter
+
+    def neutral(self) -> np.ndarray:
+        """Neutral 68-point landmarks in face units (a copy)."""
+        return self.neutral_shape.copy()
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,11 @@ class Pose:
         c, s = np.cos(self.roll), np.sin(self.roll)
         return np.stack([self.cx + self.scale * (c * x - s * y),
                          self.cy + self.scale * (s * x + c * y)], axis=-1)
+
+    def linear(self) -> np.ndarray:
+        """2x2 matrix mapping a face-unit displacement to a pixel displacement."""
+        c, s = np.cos(self.roll), np.sin(self.roll)
+        return self.scale * np.array([[c, -s], [s, c]]) @ np.diag([np.cos(self.yaw), 1.0])
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,7 @@ class Scene:
 
 def landmarks_face_units(identity: Identity, aus: np.ndarray) -> np.ndarray:
     """68 landmarks in face units for ``identity`` showing ``aus`` ((A, 2) intensities)."""
-    return identity.neutral() + np.einsum("as,aspx->px", np.asarray(aus) / 5.0, _BASIS)
+    return identity.neutral_shape + np.einsum("as,aspx->px", np.asarray(aus) / 5.0, _BASIS)
 
 
 def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,13 +151,29 @@ def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dm - mat @ sm, mat
 
 
+def _cue_table():
+    """Per (AU, side): list of (cue, anchor indices, face-unit offsets), precomputed."""
+    table = {}
+    for code in AU_CODES:
+        for side in (0, 1):
+            rows = []
+            for cue in CUES[code]:
+                idx, off = [], []
+                for i, dx, dy in cue.points:
+                    j, sgn = cue_anchor(i, side)
+                    idx.append(j)
+                    off.append((sgn * dx, dy))
+                rows.append((cue, np.array(idx), np.array(off)))
+            table[code, side] = rows
+    return table
+
+
+_CUE_TABLE = _cue_table()
+
+
 def _cue_points(code: int, side: int, lm_px: np.ndarray, mat: np.ndarray):
-    for cue in CUES[code]:
-        pts = []
-        for idx, dx, dy in cue.points:
-            j, sgn = cue_anchor(idx, side)
-            pts.append(lm_px[j] + mat @ (sgn * dx, dy))
-        yield cue, np.array(pts)
+    for cue, idx, off in _CUE_TABLE[code, side]:
+        yield cue, lm_px[idx] + off @ mat.T
 
 
 def au_region_masks(landmarks: np.ndarray, shape: tuple[int, int], blur: float = 0.0,
@@ -200,9 +227,16 @@ def _fx(pts: np.ndarray) -> np.ndarray:
     return np.round(pts * _ONE).astype(np.int32)
 
 
+_OUTLINE_SIZES = (N_POINTS, N_POINTS, 21, 2, 4, 13, 15, 15)
+_OUTLINE_SPLIT = np.cumsum(_OUTLINE_SIZES)[:-1]
+_OUTLINE_DEPTH = np.concatenate([DEPTH, DEPTH, np.zeros(23), np.full(4, -0.2),
+                                 np.full(43, 0.1)])
+_UNIT_ARCS = {n: np.stack([np.cos(np.linspace(0.0, np.pi, n)),
+                            -np.sin(np.linspace(0.0, np.pi, n))], axis=1) for n in (15, 21)}
+
+
 def _arc(rx: float, top: float, n: int = 15, y0: float = 0.0) -> np.ndarray:
-    phi = np.linspace(0.0, np.pi, n)
-    return np.stack([rx * np.cos(phi), y0 - top * np.sin(phi)], axis=1)
+    return _UNIT_ARCS[n] * (rx, top) + (0.0, y0)
 
 
 def _clip_fill(canvas: np.ndarray, poly: np.ndarray, draw) -> None:
@@ -238,30 +272,35 @@ def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     k = scene.supersample
     aus = np.asarray(scene.aus, float)
     lm_fu = landmarks_face_units(idt, aus)
-    lm = pose.apply(lm_fu, DEPTH)  # output pixels
     big = Pose(pose.cx * k + (k - 1) / 2, pose.cy * k + (k - 1) / 2, pose.scale * k,
                pose.roll, pose.yaw)
-    lmk = big.apply(lm_fu, DEPTH)
-    origin, mat = face_frame(lmk)
+    neutral = idt.neutral_shape
+    jaw_w = np.abs(neutral[[0, 16], 0]).mean()
+    # pose every point of the face at once: landmarks, neutral landmarks, head outline,
+    # neck, forehead, hair fringe (in _OUTLINE_SPLIT order)
+    outline = np.concatenate([
+        lm_fu, neutral, _arc(jaw_w * 1.08, idt.forehead + 0.12, 21, 0.1),
+        np.array([[-jaw_w * 1.05, 0.9], [jaw_w * 1.05, 0.9]]),
+        np.array([[-0.55, 0.8], [0.55, 0.8], [0.6, 4.0], [-0.6, 4.0]]),
+        _arc(jaw_w * 0.99, idt.forehead, 15, 0.05)[1:-1],
+        _arc(jaw_w * 1.0, idt.forehead + 0.05, 15, 0.05),
+        _arc(jaw_w * 0.7, idt.hairline, 15, -0.25)[::-1]])
+    (lmk, posed_neutral, head, head_base, neck, forehead, fringe_out,
+     fringe_in) = np.split(big.apply(outline, _OUTLINE_DEPTH), _OUTLINE_SPLIT)
+    lm = (lmk - (k - 1) / 2) / k  # output pixels
+    _, mat = face_frame(lmk)
     canvas = np.full((h * k, w * k), np.uint8(np.clip(nz.background, 0, 255)))
     dark = np.zeros_like(canvas)
     light = np.zeros_like(canvas)
     aa = cv2.LINE_AA
     px = big.scale
-    neutral = idt.neutral()
-    jaw_w = np.abs(neutral[[0, 16], 0]).mean()
 
     # head, hair, neck, face
-    head = big.apply(_arc(jaw_w * 1.08, idt.forehead + 0.12, 21, 0.1), 0.0)
-    cv2.fillPoly(canvas, [_fx(np.concatenate([head, big.apply(np.array(
-        [[-jaw_w * 1.05, 0.9], [jaw_w * 1.05, 0.9]]), 0.0)]))], idt.hair, aa, _SHIFT)
-    neck = big.apply(np.array([[-0.55, 0.8], [0.55, 0.8], [0.6, 4.0], [-0.6, 4.0]]), -0.2)
+    cv2.fillPoly(canvas, [_fx(np.concatenate([head, head_base]))], idt.hair, aa, _SHIFT)
     cv2.fillPoly(canvas, [_fx(neck)], idt.skin * 0.8, aa, _SHIFT)
-    forehead = big.apply(_arc(jaw_w * 0.99, idt.forehead, 15, 0.05)[1:-1], 0.1)
     face = np.concatenate([lmk[0:17], forehead])
     cv2.fillPoly(canvas, [_fx(face)], idt.skin, aa, _SHIFT)
-    fringe = np.concatenate([big.apply(_arc(jaw_w * 1.0, idt.forehead + 0.05, 15, 0.05), 0.1),
-                             big.apply(_arc(jaw_w * 0.7, idt.hairline, 15, -0.25)[::-1], 0.1)])
+    fringe = np.concatenate([fringe_out, fringe_in])
     cv2.fillPoly(canvas, [_fx(fringe)], idt.hair, aa, _SHIFT)
 
     # brows
@@ -305,15 +344,15 @@ def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     _clip_fill(canvas, inner, mouth)
     cv2.polylines(canvas, [inner[0:5]], False, idt.lips * 0.45, lid, aa, _SHIFT)
 
-    # AU appearance cues, anchored at neutral landmarks + the AU's own move only
+    # AU appearance cues, anchored at neutral landmarks + the AU's own move only (the pose
+    # is linear in a displacement, so the posed neutral face is shifted, not re-posed)
+    lin = big.linear().T
     for a, code in enumerate(AU_CODES):
         for side in (0, 1):
             level = aus[a, side] / 5.0
             if level <= 0 or not CUES[code]:
                 continue
-            own = np.zeros_like(aus)
-            own[a, side] = aus[a, side]
-            anchor = big.apply(neutral + np.einsum("as,aspx->px", own / 5.0, _BASIS), DEPTH)
+            anchor = posed_neutral + (_BASIS[a, side] * level) @ lin
             for cue, pts in _cue_points(code, side, anchor, mat):
                 layer = dark if cue.shade > 0 else light
                 value = int(round(255 * min(1.0, abs(cue.shade) * level)))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from ..io import atomic_path
 from ..labels import CKPLUS, EMOTIONS, FER2013, FERPLUS
@@ -80,7 +79,7 @@ def _ck_sequence(args):
 def write_ckplus(root, n_subjects: int = 20, seed: int = 0, seqs_per_subject=(1, 6),
                  frames=(6, 12), p_emotion: float = 0.7, p_labelled: float = 0.85,
                  p_uncoded: float = 0.08, quirks: bool = True,
-                 n_jobs: int | None = None) -> pd.DataFrame:
+                 n_jobs: int | None = None):
     """Write a CK+ tree (``cohn-kanade-images``, ``Emotion``, ``FACS``, ``Landmarks``).
 
     Each subject is one synthetic identity; each sequence runs from neutral (first frame)
@@ -109,6 +108,8 @@ def write_ckplus(root, n_subjects: int = 20, seed: int = 0, seqs_per_subject=(1,
         else:
             with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn")) as pool:
                 _write_ck(tmp, pool.map(_ck_sequence, jobs), rows, quirks, rng)
+        import pandas as pd  # lazily: spawned render workers import this module
+
         truth = pd.DataFrame(rows)
         truth.to_csv(tmp / "synthfacs_truth.csv", index=False)
     return truth
@@ -122,7 +123,7 @@ def _write_ck(tmp: Path, results, rows, quirks: bool, rng) -> None:
         lm_dir = tmp / "Landmarks" / s / q
         img_dir.mkdir(parents=True)
         lm_dir.mkdir(parents=True)
-        for t, (img, lm) in enumerate(zip(imgs, lms), start=1):
+        for t, (img, lm) in enumerate(zip(imgs, lms, strict=True), start=1):
             ok, buf = cv2.imencode(".png", img)
             if not ok:
                 raise RuntimeError(f"PNG encoding failed for {img_dir / stem.format(t)}")
@@ -146,7 +147,7 @@ def _write_ck(tmp: Path, results, rows, quirks: bool, rng) -> None:
 
 
 def write_fer2013(path, n: int = 2000, seed: int = 0, split=(0.8, 0.1, 0.1),
-                  ferplus_path=None, n_jobs: int | None = None) -> pd.DataFrame:
+                  ferplus_path=None, n_jobs: int | None = None):
     """Write a FER2013-format CSV (``emotion,pixels,Usage``) of 48x48 SynthFACS faces.
 
     Classes follow FER2013's seven (no contempt) with FER2013's class frequencies; rows
@@ -167,8 +168,10 @@ def write_fer2013(path, n: int = 2000, seed: int = 0, split=(0.8, 0.1, 0.1),
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
             f.write("emotion,pixels,Usage\n")
-            for c, img, u in zip(codes, faces.images, usage):
+            for c, img, u in zip(codes, faces.images, usage, strict=True):
                 w.writerow([int(c), " ".join(map(str, img.ravel().tolist())), u])
+    import pandas as pd
+
     truth = pd.DataFrame({"row": np.arange(n), "identity": faces.identity,
                           "emotion_ckplus": faces.emotion, "emotion_fer2013": codes,
                           "Usage": usage})
@@ -185,7 +188,7 @@ def _write_ferplus(path, emotion_ck: np.ndarray, usage: np.ndarray, seed: int) -
     rng = np.random.default_rng([seed, 77])
     cols = ["Usage", "Image name", *FERPLUS.names, "unknown", "NF"]
     rows, name = [], 0
-    for e, u in zip(emotion_ck, usage):
+    for e, u in zip(emotion_ck, usage, strict=True):
         votes = np.zeros(len(FERPLUS) + 2, int)
         if rng.random() < 0.004:  # "not a face": empty image name
             votes[-1] = 10
@@ -197,5 +200,7 @@ def _write_ferplus(path, emotion_ck: np.ndarray, usage: np.ndarray, seed: int) -
             votes[rng.integers(len(votes) - 1)] += 1
         rows.append([u, f"fer{name:07d}.png", *votes])
         name += 1 + int(rng.random() < 0.01)  # names drift from row numbers
+    import pandas as pd
+
     with atomic_path(path) as tmp:
         pd.DataFrame(rows, columns=cols).to_csv(tmp, index=False)

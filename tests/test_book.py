@@ -1,0 +1,74 @@
+"""The papermill runner and the build helpers."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from fer_helpers import book
+
+
+def _mini_book(root, cells):
+    (root / "notebooks").mkdir(parents=True)
+    (root / "fer_helpers").mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                   "  - file: book/_generated/01_mini\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'x'")] + \
+        [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, root / "notebooks" / "01_mini.ipynb")
+
+
+def test_runner_executes_with_parameters(tmp_path):
+    _mini_book(tmp_path, ["print('profile is', profile)"])
+    times = book.run_notebooks("ci", root=tmp_path)
+    assert [n for n, _ in times] == ["01_mini"]
+    out = json.loads((tmp_path / "book" / "_generated" / "01_mini.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for c in out["cells"] for o in c.get("outputs", []))
+    assert "profile is ci" in text
+
+
+def test_runner_names_the_failing_notebook_and_cell(tmp_path):
+    _mini_book(tmp_path, ["x = 1", "raise ValueError('bad cell')"])
+    with pytest.raises(RuntimeError, match=r"notebooks/01_mini\.ipynb failed in cell \d+ .*"
+                                           r"ValueError: bad cell"):
+        book.run_notebooks("ci", root=tmp_path)
+    gen = tmp_path / "book" / "_generated"
+    assert (gen / "01_mini.failed.ipynb").is_file()
+    assert not (gen / "01_mini.ipynb").exists()
+    assert [p.name for p in gen.iterdir()] == ["01_mini.failed.ipynb"]  # no temp left
+
+
+def test_only_filter_and_unknown_profile(tmp_path):
+    _mini_book(tmp_path, [])
+    with pytest.raises(ValueError, match="matches no chapter"):
+        book.run_notebooks("ci", only=["07"], root=tmp_path)
+    with pytest.raises(ValueError, match="unknown profile"):
+        book.synthfacs_paths("huge", tmp_path)
+
+
+def test_dataset_paths_reject_missing_real_data(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ckplus_path=.*does not exist"):
+        book.dataset_paths("ci", ckplus_path=tmp_path / "nope", fer2013_path=tmp_path,
+                           ferplus_path=tmp_path)
+
+
+def test_plotly_renderer_emits_html_and_json():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    book.setup_notebook()
+    bundle = pio.renderers["book"].to_mimebundle(go.Figure(go.Bar(y=[1, 2])).to_dict())
+    assert 'class="plotly-graph-div"' in bundle["text/html"]
+    assert "<script src=" not in bundle["text/html"]  # plotly.js comes once, from the page
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
+
+
+def test_versions_lists_the_stack():
+    v = book.versions()
+    assert {"python", "keras", "tensorflow-cpu", "plotly", "jupyter-book"} <= set(v)
