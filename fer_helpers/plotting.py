@@ -26,7 +26,7 @@ def tile(images: np.ndarray, cols: int, pad: int = 2, fill: int = 255) -> np.nda
 
 
 def image_grid(images, cols: int, title: str = "", row_labels=None, col_labels=None,
-               scale: float = 2.0, pad: int = 2, max_width: int = 860) -> go.Figure:
+               scale: float = 2.0, pad: int = 2, max_width: int = 680) -> go.Figure:
     """Show images as one grid picture, with optional row and column labels.
 
     ``scale`` is screen pixels per image pixel, reduced so the figure fits ``max_width``.

@@ -184,7 +184,11 @@ def write_fer2013(path, n: int = 2000, seed: int = 0, split=(0.8, 0.1, 0.1),
     return truth
 
 
-def _write_ferplus(path, emotion_ck: np.ndarray, usage: np.ndarray, seed: int) -> None:
+def _write_ferplus(path, emotion_ck: np.ndarray, usage: np.ndarray, seed: int,
+                   p_relabel: float = 0.15) -> None:
+    """FER+ votes: 10 taggers; the majority goes to the face's emotion, except for a share
+    ``p_relabel`` of rows where it goes to another class (FER+ relabelled many FER2013
+    faces). Rows judged "not a face" get an empty name; names drift from row numbers."""
     rng = np.random.default_rng([seed, 77])
     cols = ["Usage", "Image name", *FERPLUS.names, "unknown", "NF"]
     rows, name = [], 0
@@ -194,8 +198,11 @@ def _write_ferplus(path, emotion_ck: np.ndarray, usage: np.ndarray, seed: int) -
             votes[-1] = 10
             rows.append([u, "", *votes])
             continue
+        target = FERPLUS.code(EMOTIONS[int(e)])
+        if rng.random() < p_relabel:  # taggers disagree with the FER2013 label, as in FER+
+            target = int(rng.choice([c for c in range(len(FERPLUS)) if c != target]))
         top = int(rng.integers(5, 11))
-        votes[FERPLUS.code(EMOTIONS[int(e)])] = top
+        votes[target] = top
         for _ in range(10 - top):
             votes[rng.integers(len(votes) - 1)] += 1
         rows.append([u, f"fer{name:07d}.png", *votes])
