@@ -96,42 +96,28 @@ def _ck(tmp_path, **kw):
     return root
 
 
-def test_ckplus_empty_emotion_file(tmp_path):
-    root = _ck(tmp_path)
-    f = next((root / "Emotion").rglob("*_emotion.txt"))
-    f.write_text("")
-    with pytest.raises(DatasetFormatError, match=re.escape(str(f)) + ": empty Emotion file"):
-        load_ckplus(root)
+CK_FILE_CASES = {  # annotation file, new content, expected message after the file name
+    "empty Emotion file": ("Emotion", "", ": empty Emotion file"),
+    "emotion code 9": ("Emotion", "   9.0000000e+00\n", ": expected one emotion code 0-7"),
+    "FACS line with one column": ("FACS", "   1.2000000e+01   2.0000000e+00\n   2.5000000e+01\n",
+                                  r", line 2: expected 2 number\(s\)"),
+    "FACS not numeric": ("FACS", "   AU12   2\n", ", line 1: not a number"),
+}
 
 
-def test_ckplus_bad_emotion_code(tmp_path):
+@pytest.mark.parametrize("case", sorted(CK_FILE_CASES))
+def test_ckplus_bad_annotation_file(tmp_path, case):
+    folder, content, message = CK_FILE_CASES[case]
     root = _ck(tmp_path)
-    f = next((root / "Emotion").rglob("*_emotion.txt"))
-    f.write_text("   9.0000000e+00\n")
-    with pytest.raises(DatasetFormatError, match=re.escape(str(f)) + ": expected one emotion"):
+    f = next((root / folder).rglob("*.txt"))
+    f.write_text(content)
+    with pytest.raises(DatasetFormatError, match=re.escape(str(f)) + message):
         load_ckplus(root)
 
 
 def test_ckplus_missing_emotion_folder(tmp_path):
     root = _ck(tmp_path, emotion=None)
     with pytest.raises(DatasetFormatError, match=r"ck: no Emotion/ \(or Emotion_labels/\)"):
-        load_ckplus(root)
-
-
-def test_ckplus_facs_with_one_column(tmp_path):
-    root = _ck(tmp_path)
-    f = next((root / "FACS").rglob("*_facs.txt"))
-    f.write_text("   1.2000000e+01   2.0000000e+00\n   2.5000000e+01\n")
-    with pytest.raises(DatasetFormatError,
-                       match=re.escape(str(f)) + r", line 2: expected 2 number\(s\)"):
-        load_ckplus(root)
-
-
-def test_ckplus_facs_not_numeric(tmp_path):
-    root = _ck(tmp_path)
-    f = next((root / "FACS").rglob("*_facs.txt"))
-    f.write_text("   AU12   2\n")
-    with pytest.raises(DatasetFormatError, match=re.escape(str(f)) + ", line 1: not a number"):
         load_ckplus(root)
 
 
