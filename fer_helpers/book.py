@@ -24,11 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-#: Data sizes of each profile (SynthFACS; real datasets are used whole).
+#: What each profile runs: SynthFACS sizes (real datasets are used whole), folds, epochs and
+#: batch size (the paper states neither), the CK+ crop size and the FER2013 epochs.
 PROFILES = {
-    "ci": {"ck_subjects": 10, "fer_rows": 700},
-    "quick": {"ck_subjects": 40, "fer_rows": 6000},
-    "full": {"ck_subjects": 123, "fer_rows": 35887},
+    "ci": {"ck_subjects": 10, "fer_rows": 700, "folds": 2, "epochs": 2, "batch_size": 32,
+           "ck_size": 48, "fer_epochs": 1},
+    "quick": {"ck_subjects": 100, "fer_rows": 6000, "folds": 3, "epochs": 15, "batch_size": 32,
+              "ck_size": 48, "fer_epochs": 3},
+    "full": {"ck_subjects": 123, "fer_rows": 35887, "folds": 10, "epochs": 100,
+             "batch_size": 32, "ck_size": 96, "fer_epochs": 60},
 }
 SEED = 0
 #: Offline JavaScript, fetched from package registries at build time (never committed).
@@ -87,6 +91,10 @@ def setup_notebook() -> None:
     pio.renderers["book"] = BookRenderer()
     pio.renderers.default = "book"
     pio.templates.default = "plotly_white"
+    import logging
+
+    # TensorFlow warns about retracing each time a chapter builds a new model (one per fold)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 class PlotlyJsonMime:
@@ -106,6 +114,11 @@ class PlotlyJsonMime:
 
 
 # --------------------------------------------------------------------------- data
+def artifacts_dir(path=None) -> Path:
+    """Where trained models and per-fold results go (default ``<book root>/artifacts``)."""
+    return Path(path) if path else repo_root() / "artifacts"
+
+
 def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
     """Where the SynthFACS files of ``profile`` live."""
     if profile not in PROFILES:
@@ -305,7 +318,7 @@ def main(argv=None) -> int:
     r = sub.add_parser("run", help="execute the chapters with papermill")
     r.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     r.add_argument("--only", nargs="*", help="chapter name prefixes, e.g. 01 02")
-    for k in ("ckplus", "fer2013", "ferplus", "data-dir"):
+    for k in ("ckplus", "fer2013", "ferplus", "data-dir", "artifacts-dir"):
         r.add_argument(f"--{k}", default=None, help=f"path to {k} (default: SynthFACS)")
     d = sub.add_parser("data", help="write the profile's SynthFACS data if missing")
     d.add_argument("--profile", default="quick", choices=sorted(PROFILES))
@@ -315,7 +328,8 @@ def main(argv=None) -> int:
     try:
         if a.cmd == "run":
             params = {"ckplus_path": a.ckplus, "fer2013_path": a.fer2013,
-                      "ferplus_path": a.ferplus, "data_dir": a.data_dir}
+                      "ferplus_path": a.ferplus, "data_dir": a.data_dir,
+                      "artifacts_dir": a.artifacts_dir}
             params = {k: (str(Path(v).resolve()) if v else v) for k, v in params.items()}
             run_notebooks(a.profile, a.only, params)
         elif a.cmd == "data":

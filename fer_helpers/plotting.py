@@ -117,3 +117,33 @@ def picture_explorer(pictures: dict[str, list[np.ndarray]], step_labels, title: 
                       sliders=[slider(first, last)], margin={"l": 20, "r": 20, "t": 90, "b": 10})
     fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
     return fig
+
+
+def learning_curves(histories: dict, title: str = "") -> go.Figure:
+    """Validation (solid) and training (dotted) accuracy per epoch, one colour per fold,
+    one panel per model. ``histories`` maps a model name to a long DataFrame with columns
+    fold, epoch, accuracy, val_accuracy."""
+    import pandas as pd
+
+    frames = []
+    for name, h in histories.items():
+        for col, split in (("val_accuracy", "validation (training subjects)"),
+                           ("accuracy", "training (augmented)")):
+            frames.append(pd.DataFrame({"model": name, "fold": h["fold"].astype(str),
+                                        "epoch": h["epoch"] + 1, "accuracy": h[col],
+                                        "split": split}))
+    df = pd.concat(frames, ignore_index=True)
+    fig = px.line(df, x="epoch", y="accuracy", color="fold", line_dash="split",
+                  facet_col="model", title=title)
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def confusion_heatmap(cm, title: str = "") -> go.Figure:
+    """A confusion matrix (DataFrame, rows true, columns predicted) as row shares."""
+    shares = cm.div(cm.sum(axis=1).replace(0, 1), axis=0)
+    fig = px.imshow(shares, text_auto=".2f", zmin=0, zmax=1, color_continuous_scale="Blues",
+                    labels={"x": "predicted", "y": "true", "color": "share of row"},
+                    title=title)
+    fig.update_layout(width=620, height=560)
+    return fig

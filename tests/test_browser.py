@@ -72,6 +72,7 @@ def _check_page(page: str, server: str, browser) -> list[str]:
     tab.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
     tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     tab.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    tab.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
 
     def route(r):
         url = r.request.url
@@ -85,7 +86,6 @@ def _check_page(page: str, server: str, browser) -> list[str]:
     resp = tab.goto(f"{server}/{page}", wait_until="load")
     if resp is None or not resp.ok:
         return [f"{page}: HTTP {resp and resp.status}"]
-    tab.wait_for_load_state("networkidle")
     checks = [
         (".plotly-graph-div", "() => [...document.querySelectorAll('.plotly-graph-div')]"
                               ".every(d => d.querySelector('.main-svg'))",
@@ -103,5 +103,6 @@ def _check_page(page: str, server: str, browser) -> list[str]:
                 tab.wait_for_function(ready, timeout=30000)
             except PlaywrightTimeout:
                 problems.append(what)
+    tab.wait_for_timeout(1000)  # late errors (fonts, favicon) still reach the handlers
     ctx.close()
     return [f"{page}: {p}" for p in problems]

@@ -134,7 +134,9 @@ def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weig
     n_identities : int, optional
         Size of the pool of synthetic people (default ``max(1, n // 8)``).
     n_jobs : int, optional
-        Worker processes (default: all cores); 1 renders in this process.
+        Worker processes (default: all cores); 1 renders in this process. Workers are
+        *spawned*: in a script, call this under ``if __name__ == "__main__":`` (notebooks
+        and ``python -m fer_helpers.synth`` need nothing).
     """
     emotions = tuple(emotions or EMOTIONS)
     for e in emotions:

@@ -87,6 +87,9 @@ def write_ckplus(root, n_subjects: int = 20, seed: int = 0, seqs_per_subject=(1,
     frame a ``Landmarks`` file. The ground truth (true peak intensities, the emotion of
     unlabelled sequences, contempt's side) goes to ``root/synthfacs_truth.csv``.
 
+    Rendering runs in ``n_jobs`` spawned processes (default: all cores): in a script,
+    call this under ``if __name__ == "__main__":``.
+
     Returns
     -------
     pandas.DataFrame

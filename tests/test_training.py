@@ -1,0 +1,180 @@
+"""Training: schedule, augmentation, protocol splits, resume after a kill, selection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from fer_helpers import crossval, training
+from fer_helpers.datasets import FaceDataset
+from fer_helpers.labels import CKPLUS
+
+from .conftest import ROOT
+
+TINY = training.TrainConfig(epochs=3, batch_size=16, precision="float32",
+                            augmentation=training.Augmentation(rotation=0, shear=0))
+
+
+def tiny_dataset(n_subjects=8, per=6, size=16, seed=0) -> FaceDataset:
+    """Images whose brightness pattern depends on the label, for fast learnable fits."""
+    rng = np.random.default_rng(seed)
+    n = n_subjects * per
+    labels = rng.integers(0, 3, n)
+    images = rng.integers(0, 60, (n, size, size)).astype(np.uint8)
+    for i, y in enumerate(labels):
+        images[i, :, y * 5:(y + 1) * 5] += 180
+    subjects = np.repeat([f"S{i:03d}" for i in range(n_subjects)], per)
+    return FaceDataset(images, labels, CKPLUS, np.array([f"img{i}" for i in range(n)]), subjects)
+
+
+def test_schedule_is_keras2_decay():
+    opt = training.optimizer(training.TrainConfig(learning_rate=1e-3, decay=1e-5))
+    for step in (0, 1, 1000, 250_000):
+        lr = float(opt.learning_rate(step)) if callable(opt.learning_rate) else None
+        if lr is None:
+            lr = float(opt._learning_rate(step))
+        assert lr == pytest.approx(1e-3 / (1 + 1e-5 * step), rel=1e-6)
+
+
+def test_precision_choice():
+    assert training.set_precision("float32") == "float32"
+    auto = training.set_precision("auto")
+    assert auto == ("mixed_bfloat16" if training.bf16_supported() else "float32")
+    assert keras.mixed_precision.global_policy().name == auto
+    training.set_precision("float32")
+    with pytest.raises(ValueError, match="precision must be"):
+        training.set_precision("float16")
+
+
+def test_augmentation_keeps_shape_and_flip_mirrors():
+    x = np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8, 1)
+    out = np.asarray(training.Augmentation().layer(0)(x, training=True))
+    assert out.shape == x.shape
+    flip = training.Augmentation(rotation=0, translation=0, zoom=0, shear=0).layer(3)
+    for _ in range(3):
+        o = np.asarray(flip(x, training=True))
+        for a, b in zip(o, x, strict=True):
+            assert np.array_equal(a, b) or np.array_equal(a, b[:, ::-1])
+
+
+def test_subject_kfold_protocol_keeps_subjects_apart():
+    ds = tiny_dataset(n_subjects=12)
+    triples = crossval.splits(ds, "subject-kfold", 4, training.TrainConfig(val_fraction=0.2))
+    assert len(triples) == 4
+    for fit, val, test in triples:
+        s = [set(ds.subjects[i]) for i in (fit, val, test)]
+        assert not (s[0] & s[1]) and not (s[0] & s[2]) and not (s[1] & s[2])
+        assert len(fit) and len(val) and len(test)
+    assert sorted(np.concatenate([t for *_, t in triples]).tolist()) == list(range(len(ds)))
+
+
+def test_official_protocol():
+    ds = tiny_dataset()
+    ds.split = np.array(["Training"] * 30 + ["PublicTest"] * 9 + ["PrivateTest"] * 9)
+    (fit, val, test), = crossval.splits(ds, "official", 10, TINY)
+    assert (ds.split[fit] == "Training").all() and (ds.split[val] == "PublicTest").all()
+    assert (ds.split[test] == "PrivateTest").all()
+    with pytest.raises(ValueError, match="subject ids"):
+        crossval.splits(FaceDataset(ds.images, ds.labels, CKPLUS, ds.paths), "subject-kfold",
+                        2, TINY)
+
+
+def test_selected_epoch_never_depends_on_test_data(tmp_path):
+    """Replace fold 0's test images by noise: the fit, the validation curve and the chosen
+    epoch must not change. (Labels stay: the stratified folds are built from all labels
+    before any training, which fixes the split, not the selection.)"""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    ds = tiny_dataset()
+    (fit, val, test), = crossval.splits(ds, "subject-kfold", 4, TINY)[:1]
+    spoiled = ds.subset(np.arange(len(ds)))
+    spoiled.images = ds.images.copy()
+    spoiled.images[test] = np.random.default_rng(9).integers(0, 255, spoiled.images[test].shape,
+                                                             dtype=np.uint8)
+    (fit2, val2, test2), = crossval.splits(spoiled, "subject-kfold", 4, TINY)[:1]
+    assert [fit.tolist(), val.tolist(), test.tolist()] == \
+        [fit2.tolist(), val2.tolist(), test2.tolist()]
+    a = crossval.train_or_load(ds, "paper_cnn", TINY, tmp_path / "a", n_folds=4, max_folds=1,
+                               quiet=True)
+    b = crossval.train_or_load(spoiled, "paper_cnn", TINY, tmp_path / "b", n_folds=4,
+                               max_folds=1, quiet=True)
+    assert a.path.name != b.path.name  # different data, different artifacts
+    fa, fb = a.folds[0], b.folds[0]
+    np.testing.assert_allclose(fa.history["val_accuracy"], fb.history["val_accuracy"])
+    np.testing.assert_allclose(fa.history["loss"], fb.history["loss"], rtol=1e-5)
+    assert fa.best_epoch == fb.best_epoch
+    np.testing.assert_array_equal(fa.y_true, ds.labels[test])
+
+
+def test_train_or_load_reuses_and_retrains(tmp_path):
+    ds = tiny_dataset()
+    a = crossval.train_or_load(ds, "zero_bias_cnn", TINY, tmp_path, n_folds=2, quiet=True)
+    stamp = (a.path / "fold0" / "result.json").stat().st_mtime_ns
+    b = crossval.train_or_load(ds, "zero_bias_cnn", TINY, tmp_path, n_folds=2, quiet=True)
+    assert b.path == a.path and (b.path / "fold0" / "result.json").stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(a.accuracies, b.accuracies)
+    c = crossval.train_or_load(ds, "zero_bias_cnn", training.TrainConfig(
+        **{**TINY.to_dict(), "epochs": 2, "augmentation": TINY.augmentation}), tmp_path,
+        n_folds=2, quiet=True)
+    assert c.path != a.path and len(c.folds[0].history) == 2
+    summary = json.loads((a.path / "summary.json").read_text())
+    assert summary["model"] == "zero_bias_cnn" and len(summary["accuracies"]) == 2
+    assert a.confusion().to_numpy().sum() == len(ds)
+    assert 0 <= a.mean <= 1 and a.summary().endswith("%")
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import os, sys, json, keras, numpy as np
+    sys.path.insert(0, {root!r})
+    from tests.test_training import TINY, tiny_dataset
+    from fer_helpers import models, training
+    ds = tiny_dataset()
+    kill = sys.argv[1] == "kill"
+
+    class Marker(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            with open({marker!r}, "a") as f:
+                f.write(f"{{epoch}}\\n")
+        def on_train_batch_end(self, batch, logs=None):
+            if kill and self._epoch_now == 2 and batch == 1:
+                os._exit(3)  # killed in the middle of the third epoch
+        def on_epoch_end(self, epoch, logs=None):
+            self._epoch_now = epoch + 1
+        _epoch_now = 0
+
+    cfg = training.TrainConfig(**{{**TINY.to_dict(), "epochs": 5,
+                                  "augmentation": TINY.augmentation}})
+    res = training.fit(lambda: models.paper_cnn((16, 16, 1), 8), (ds.images[:32], ds.labels[:32]),
+                       (ds.images[32:], ds.labels[32:]), cfg, {workdir!r}, quiet=True,
+                       extra_callbacks=[Marker()])
+    print(json.dumps({{"best_epoch": res.best_epoch, "epochs": res.history["epoch"].tolist()}}))
+""")
+
+
+def test_killed_run_resumes_at_the_next_epoch(tmp_path):
+    marker, workdir = tmp_path / "epochs.txt", tmp_path / "run"
+    script = RESUME_SCRIPT.format(root=str(ROOT), marker=str(marker),
+                                  workdir=str(workdir))
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    killed = subprocess.run([sys.executable, "-c", script, "kill"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert killed.returncode == 3, killed.stderr[-2000:]
+    assert marker.read_text().split() == ["0", "1", "2"]
+    assert not (workdir / "done.json").exists()
+    logged = training.read_log(workdir / "log.csv")["epoch"].tolist()
+    assert logged == [0, 1]  # two finished epochs are on disk
+    resumed = subprocess.run([sys.executable, "-c", script, "run"], cwd=ROOT, env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # the re-run started at epoch 2 (the killed one), not at 0, and lost no finished epoch
+    assert marker.read_text().split() == ["0", "1", "2", "2", "3", "4"]
+    out = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert out["epochs"] == [0, 1, 2, 3, 4]
+    assert (workdir / "done.json").is_file() and (workdir / "best.keras").is_file()
