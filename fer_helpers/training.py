@@ -135,10 +135,12 @@ def dataset(images, labels, batch_size: int, augment: Augmentation | None = None
 
 # ------------------------------------------------------------------------------ callbacks
 class BestCheckpoint(keras.callbacks.Callback):
-    """Keep the model of the best epoch by validation accuracy, saved atomically.
+    """Keep the weights of the best epoch by validation accuracy, saved atomically.
 
     Unlike ``ModelCheckpoint`` it never leaves a half-written file, and it starts from the
     best value already logged, so a resumed run does not forget the earlier best epoch.
+    Only weights are written per epoch (no optimizer state: a third of the bytes); the
+    full ``.keras`` model is written once, by :func:`fit`, at the end.
     """
 
     def __init__(self, path: Path, best: float = -np.inf, best_epoch: int = -1):
@@ -149,8 +151,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         acc = (logs or {}).get("val_accuracy")
         if acc is not None and acc > self.best:
             self.best, self.best_epoch = float(acc), int(epoch)
-            with atomic_path(self.path) as tmp:  # tmp keeps the .keras suffix Keras needs
-                self.model.save(tmp)
+            with atomic_path(self.path) as tmp:  # tmp keeps the .weights.h5 suffix Keras needs
+                self.model.save_weights(tmp)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -218,6 +220,7 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     workdir.mkdir(parents=True, exist_ok=True)
     precision = set_precision(config.precision)
     done, best_path, log_path = workdir / "done.json", workdir / "best.keras", workdir / "log.csv"
+    best_weights = workdir / "best.weights.h5"
     if done.is_file():
         info = json.loads(done.read_text())
         return FitResult(keras.saving.load_model(best_path), read_log(log_path),
@@ -227,7 +230,7 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     model.compile(optimizer=optimizer(config), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     log = read_log(log_path)
-    best = BestCheckpoint(best_path)
+    best = BestCheckpoint(best_weights)
     if len(log) and "val_accuracy" in log:
         i = int(log["val_accuracy"].idxmax())
         best.best, best.best_epoch = float(log.loc[i, "val_accuracy"]), int(log.loc[i, "epoch"])
@@ -240,6 +243,9 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
                                                   double_checkpoint=True)]
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
               callbacks=callbacks)
+    model.load_weights(best_weights)
+    with atomic_path(best_path) as tmp:
+        model.save(tmp)
     info = {"best_epoch": best.best_epoch, "best_val_accuracy": best.best,
             "precision": precision, "epochs": config.epochs}
     with atomic_path(done) as tmp:
