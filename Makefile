@@ -40,6 +40,7 @@ test: install chromium
 
 bench: install
 	$(PY) -m fer_helpers.bench synth
+	$(PY) -m fer_helpers.bench train
 
 clean:
-	rm -rf _build book/_generated data/synthfacs
+	rm -rf _build book/_generated data/synthfacs artifacts

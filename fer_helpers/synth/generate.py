@@ -10,7 +10,7 @@ from multiprocessing import get_context
 import cv2
 import numpy as np
 
-from ..labels import CKPLUS, EMOTIONS
+from ..labels import EMOTIONS
 from .emotions import sample_aus
 from .face import AU_CODES
 from .render import Identity, Nuisance, Pose, Scene, render
@@ -163,7 +163,3 @@ def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weig
     cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
     return SynthFaces(*cols, domain=domain)
 
-
-def emotion_names(codes) -> list[str]:
-    """CK+ codes to canonical names."""
-    return [CKPLUS.names[int(c)] for c in codes]

@@ -75,9 +75,6 @@ class Identity:
         """Neutral 68-point landmarks in face units (computed once per identity)."""
         return TEMPLATE + np.tensordot(self.shape, _MODES, axes=1) + self.jitter
 
-    def neutral(self) -> np.ndarray:
-        """Neutral 68-point landmarks in face units (a copy)."""
-        return self.neutral_shape.copy()
 
 
 @dataclass(frozen=True)
