@@ -3,6 +3,10 @@
 ``python -m fer_helpers.bench synth``: SynthFACS 48x48 faces rendered per second, on one core
 and on all cores (the latter through :func:`fer_helpers.synth.generate`'s process pool).
 
+``python -m fer_helpers.bench visualize``: guided backpropagation for every filter of
+``conv3`` of ``paper_cnn`` (48x48) x its top-9 images, batched, against the plain loop of one
+image-filter pair per backward pass, in one run.
+
 ``python -m fer_helpers.bench train``: training images per second of ``paper_cnn`` (48x48):
 raw Keras ``fit`` on in-memory arrays, the project's pipeline (tf.data, augmentation,
 callbacks, per-epoch backup) in float32 and in bf16, and a large float32 matmul as the
@@ -136,13 +140,72 @@ def bench_train(n: int = 3000, epochs: int = 4) -> dict:
             "images": n, "epochs_timed": epochs - 1, "size": "48x48", "batch": 64}
 
 
+def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
+    """Seconds for guided backprop of all conv3 filters x top-``top`` images."""
+    import numpy as np
+
+    from . import models, visualize
+    from .synth import generate
+
+    faces = generate(n_images, "fer2013", seed=0).images
+    model = models.paper_cnn((48, 48, 1), 8)
+    t = time.perf_counter()
+    best = visualize.TopActivations(model, "conv3", n=top)(faces)
+    t_top = time.perf_counter() - t
+    # pair every filter with `top` images: its top images, padded with its first for filters
+    # that fire on fewer (so the work is always 256 x top pairs)
+    idx = np.where(best.index >= 0, best.index, np.maximum(best.index[:, :1], 0))
+    filters = np.repeat(np.arange(best.index.shape[0]), top)
+    images = faces[idx.ravel()]
+    from .training import bf16_supported
+
+    print(f"top-{top} images of {best.index.shape[0]} conv3 filters over {n_images} faces: "
+          f"{t_top:.2f} s", flush=True)
+    timing = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        if precision == "mixed_bfloat16" and not bf16_supported():
+            continue
+        gb = visualize.GuidedBackprop(model, "conv3", batch_size=128, precision=precision)
+        gb(images[:128], filters[:128])  # trace once
+        t = time.perf_counter()
+        out = gb(images, filters)
+        timing[precision] = time.perf_counter() - t
+        if precision == "float32":
+            batched = out
+        print(f"guided backprop, {len(filters)} pairs batched, {precision}: "
+              f"{timing[precision]:.2f} s", flush=True)
+    seconds = timing["float32"]
+    single = visualize.GuidedBackprop(model, "conv3", batch_size=1, precision="float32")
+    single(images[:1], filters[:1])
+    t = time.perf_counter()
+    loop = np.concatenate([single(images[i:i + 1], filters[i]) for i in range(len(filters))])
+    loop_seconds = time.perf_counter() - t
+    # oneDNN's multi-threaded float32 reductions are not bit-reproducible, and guided
+    # backprop's gate (upstream gradient > 0) is discontinuous at 0: float noise can open or
+    # close a gate where the upstream gradient is ~0, changing a few pictures slightly, and
+    # which ones changes from run to run. So "the same" means within 1% of the largest value.
+    diff = np.abs(batched - loop).max(axis=(1, 2, 3)) / max(float(np.abs(loop).max()), 1e-30)
+    same = bool(diff.max() < 1e-2)
+    print(f"one pair per backward pass: {loop_seconds:.2f} s; largest difference "
+          f"{diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())} "
+          f"({int((diff > 1e-4).sum())} pairs over 1e-4)")
+    return {"benchmark": "visualize", "seconds": round(seconds, 3),
+            "loop_seconds": round(loop_seconds, 3), "speedup": round(loop_seconds / seconds, 2),
+            "pairs": int(len(filters)), "top_n_seconds": round(t_top, 3),
+            "seconds_bf16": round(timing["mixed_bfloat16"], 3) if len(timing) > 1 else None,
+            "batched_equals_loop": same, "max_rel_diff": float(f"{diff.max():.3g}"),
+            "layer": "conv3", "size": "48x48"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_helpers.bench")
-    p.add_argument("what", choices=["synth", "train"])
+    p.add_argument("what", choices=["synth", "train", "visualize"])
     p.add_argument("--n", type=int, default=None, help="number of images")
     a = p.parse_args(argv)
     if a.what == "synth":
         result = bench_synth(a.n or 4000)
+    elif a.what == "visualize":
+        result = bench_visualize(a.n or 512)
     else:
         result = bench_train(a.n or 3000)
     print(json.dumps(result))

@@ -1,0 +1,121 @@
+"""What a filter sees: gradients of its strongest activation with respect to the input.
+
+For an image ``i`` and a filter ``j`` of a convolutional layer ``l``, the objective is the
+largest value of the rectified activation map ``relu(F_{l,j}(i))`` (Zeiler & Fergus keep
+only the maximal activation and zero the rest); its gradient with respect to the pixels,
+computed with the ReLU rule of the method, is the picture.
+
+Many (image, filter) pairs go through one forward and one backward pass: each batch row is
+one pair, and rows do not interact (inference mode), so the gradient of the summed
+objective is each pair's own gradient.
+
+References
+----------
+Simonyan, K., Vedaldi, A. & Zisserman, A. (2014). Deep inside convolutional networks.
+Zeiler, M. D. & Fergus, R. (2014). Visualizing and understanding convolutional networks.
+Springenberg, J. T. et al. (2015). Striving for simplicity: the all convolutional net.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .layers import conv_layer
+from .relu import clone_with_relu
+
+
+class FilterGradient:
+    """Gradient pictures of filters of one convolutional layer (base class).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Any functional or Sequential Keras 3 model; it is cloned, never modified.
+    layer : str
+        Name of a convolutional layer of ``model``.
+    batch_size : int
+        Pairs per forward/backward pass.
+    precision : {None, 'float32', 'mixed_bfloat16'}
+        Compute policy of the clone; ``None`` keeps the model's own (a model trained under
+        ``mixed_bfloat16`` is visualised in bfloat16, about twice as fast on AMX CPUs).
+    """
+
+    rule = "saliency"
+
+    def __init__(self, model: keras.Model, layer: str, batch_size: int = 128,
+                 precision: str | None = None):
+        conv_layer(model, layer)
+        clone = clone_with_relu(model, self.rule, precision)
+        self.layer = layer
+        self.feature = keras.Model(clone.input, clone.get_layer(layer).output)
+        self.n_filters = int(self.feature.output.shape[-1])
+        self.input_shape = tuple(model.input.shape[1:])
+        self.batch_size = batch_size
+        self._step = tf.function(self._gradients, reduce_retracing=True)
+
+    def _gradients(self, x, filters):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            act = tf.nn.relu(tf.cast(self.feature(x, training=False), tf.float32))
+            a = tf.gather(act, filters[:, None], axis=3, batch_dims=1)
+            target = tf.reduce_sum(tf.reduce_max(a, axis=[1, 2, 3]))
+        return tape.gradient(target, x)
+
+    def _as_input(self, images) -> np.ndarray:
+        x = np.asarray(images, np.float32)
+        if x.ndim == len(self.input_shape):  # grey images without a channel axis
+            x = x[..., None]
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"images of shape {x.shape[1:]} do not fit the model's input "
+                             f"{self.input_shape}")
+        return x
+
+    def __call__(self, images, filters) -> np.ndarray:
+        """Gradient pictures for pairs ``(images[k], filters[k])``.
+
+        Parameters
+        ----------
+        images : array (n, H, W[, C])
+            Inputs as the model takes them (raw pixel values for the book's models).
+        filters : int or array (n,)
+            The filter of each pair (one int: the same filter for every image).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, H, W, C)`` float32 gradients.
+        """
+        x = self._as_input(images)
+        f = np.broadcast_to(np.asarray(filters, np.int32), (len(x),))
+        if len(f) and (f.min() < 0 or f.max() >= self.n_filters):
+            raise ValueError(f"filters must be in 0..{self.n_filters - 1} for layer "
+                             f"{self.layer!r}")
+        out = np.zeros(x.shape, np.float32)
+        for s in range(0, len(x), self.batch_size):
+            xb = tf.constant(x[s:s + self.batch_size])
+            fb = tf.constant(f[s:s + self.batch_size])
+            out[s:s + self.batch_size] = self._step(xb, fb).numpy()
+        return out
+
+
+class Saliency(FilterGradient):
+    """Plain gradient of the filter's maximal activation (Simonyan et al., 2014)."""
+
+    rule = "saliency"
+
+
+class GuidedBackprop(FilterGradient):
+    """Guided backpropagation (Springenberg et al., 2015): ReLUs pass only positive
+    gradients, and only where their input was positive."""
+
+    rule = "guided"
+
+
+class Deconvnet(FilterGradient):
+    """Zeiler & Fergus' deconvnet as a modified gradient: ReLUs rectify the backward signal
+    and ignore the forward mask; max-pooling routes through its argmax (the "switches").
+    For conv / ReLU / max-pool stacks this equals the unpooling-with-switches form."""
+
+    rule = "deconvnet"
