@@ -119,6 +119,27 @@ def artifacts_dir(path=None) -> Path:
     return Path(path) if path else repo_root() / "artifacts"
 
 
+def train_config(profile: str, precision: str = "float32"):
+    """The CK+ training configuration of a profile (shared by chapters 2-4, so the later
+    chapters load the models chapter 2 trained instead of training new ones)."""
+    from .training import TrainConfig
+
+    p = PROFILES[profile]
+    return TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], precision=precision)
+
+
+def chapter_model(ck, profile: str, precision: str, artifacts, data: str = ""):
+    """Chapter 2's paper CNN on ``ck`` (loaded from ``artifacts``, trained if missing):
+    returns (the model of fold 0, the cross-validation result)."""
+    import keras
+
+    from .crossval import train_or_load
+
+    cv = train_or_load(ck, "paper_cnn", train_config(profile, precision), artifacts,
+                       n_folds=PROFILES[profile]["folds"], data=data, quiet=True)
+    return keras.saving.load_model(cv.folds[0].model_path), cv
+
+
 def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
     """Where the SynthFACS files of ``profile`` live."""
     if profile not in PROFILES:

@@ -147,3 +147,20 @@ def confusion_heatmap(cm, title: str = "") -> go.Figure:
                     title=title)
     fig.update_layout(width=620, height=560)
     return fig
+
+
+def gradient_overlay(image: np.ndarray, gradient: np.ndarray, alpha: float = 0.75):
+    """A grey image with the magnitude of a gradient picture in red (RGB uint8).
+
+    The magnitude is scaled by its 99.5th percentile, so one bright pixel does not hide the
+    rest.
+    """
+    g = np.abs(np.asarray(gradient, np.float32))
+    if g.ndim == 3:
+        g = g.sum(axis=-1)
+    top = np.percentile(g, 99.5)
+    w = np.clip(g / top, 0, 1) if top > 0 else np.zeros_like(g)
+    rgb = np.repeat(np.asarray(image, np.float32).reshape(g.shape)[..., None], 3, axis=2) * 0.8
+    red = np.array([255.0, 40.0, 40.0], np.float32)
+    rgb = (1 - alpha * w[..., None]) * rgb + alpha * w[..., None] * red
+    return rgb.clip(0, 255).astype(np.uint8)

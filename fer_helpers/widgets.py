@@ -29,3 +29,58 @@ def image_tabs(groups: dict[str, np.ndarray], cols: int = 8, zoom: int = 2) -> w
     for i, name in enumerate(groups):
         tab.set_title(i, name)
     return tab
+
+
+def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
+    """JupyterLab explorer: layer, filter, method, number of images, overlay on/off.
+
+    It recomputes pictures in Python on every change, so it works in a live kernel only; the
+    published book shows the static explorer of :func:`fer_helpers.plotting.picture_explorer`.
+    Keep it off book pages with formulas: the ipywidgets HTML manager renders a saved
+    ``Output`` widget with MathJax 2's ``MathJax.Hub.Queue``, which the book's MathJax 3 lacks.
+    """
+    from IPython.display import display
+
+    from . import plotting, visualize
+
+    layers = layers or visualize.conv_layer_names(model)
+    methods = {"guided backprop": visualize.GuidedBackprop, "deconvnet": visualize.Deconvnet,
+               "saliency": visualize.Saliency}
+    cache = {}
+    w_layer = widgets.Dropdown(options=layers, value=layers[-1], description="layer")
+    w_filter = widgets.IntSlider(0, 0, 255, description="filter")
+    w_method = widgets.Dropdown(options=list(methods), description="method")
+    w_n = widgets.IntSlider(6, 1, n_max, description="images")
+    w_overlay = widgets.Checkbox(True, description="overlay")
+    out = widgets.Output()
+
+    def top_for(layer):
+        if layer not in cache:
+            cache[layer] = visualize.TopActivations(model, layer, n=n_max)(images)
+        return cache[layer]
+
+    def update(*_):
+        top = top_for(w_layer.value)
+        w_filter.max = len(top.index) - 1
+        idx = top.index[w_filter.value][:w_n.value]
+        idx = idx[idx >= 0]
+        out.clear_output(wait=True)
+        with out:
+            if not len(idx):
+                print(f"filter {w_filter.value} of {w_layer.value} never fires on these images")
+                return
+            pics = methods[w_method.value](model, w_layer.value)(images[idx], w_filter.value)
+            tiles = [plotting.gradient_overlay(images[i], p) if w_overlay.value
+                     else np.repeat(plotting.tile(np.abs(p)[None, ..., 0] /
+                                                  max(np.abs(p).max(), 1e-12) * 255, 1)
+                                    .astype(np.uint8)[..., None], 3, axis=2)
+                     for i, p in zip(idx, pics, strict=True)]
+            display(plotting.image_grid(np.stack(tiles), cols=min(6, len(tiles)),
+                                        title=f"{w_method.value}: {w_layer.value} filter "
+                                              f"{w_filter.value}"))
+
+    for w in (w_layer, w_filter, w_method, w_n, w_overlay):
+        w.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([w_layer, w_method, w_overlay]),
+                         widgets.HBox([w_filter, w_n]), out])
