@@ -10,14 +10,16 @@
 
 from __future__ import annotations
 
-# The widgets bundle derives its asset folder from its AMD module URI; a RequireJS config
-# set before require.js loads maps that module to the vendored copy in _static/.
+# The widgets bundles derive their asset folder from their AMD module URIs (the HTML manager's
+# and the controls'); a RequireJS config set before require.js loads maps them all to the
+# vendored fonts in _static/html-manager/.
 ASSETS_JS = (
     "(function () {"
     " var s = new URL((document.documentElement.dataset.content_root || '') + '_static/',"
     " document.baseURI).href;"
     " window.__jupyter_widgets_assets_path__ = s + 'html-manager/';"
-    " window.require = {paths: {'@jupyter-widgets/html-manager/dist': s + 'html-manager'}};"
+    " window.require = {paths: {'@jupyter-widgets/html-manager/dist': s + 'html-manager',"
+    " '@jupyter-widgets': s + 'html-manager'}};"
     "})();")
 
 
