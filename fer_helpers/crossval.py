@@ -142,12 +142,12 @@ def _run_fold(ds, fold, fit_idx, val_idx, test_idx, model_name, config, workdir,
     return out, res.precision
 
 
-def _load_fold(workdir: Path) -> FoldResult:
+def _load_fold(workdir: Path) -> tuple[FoldResult, str]:
     r = json.loads((workdir / "result.json").read_text())
     return FoldResult(r["fold"], r["accuracy"], r["best_epoch"], r["best_val_accuracy"],
                       r["n_train"], r["n_val"], r["n_test"], np.array(r["y_true"]),
                       np.array(r["y_pred"]), r["test_subjects"], workdir / "best.keras",
-                      training.read_log(workdir / "log.csv"))
+                      training.read_log(workdir / "log.csv")), r["precision"]
 
 
 def splits(ds: FaceDataset, protocol: str, n_folds: int, config: training.TrainConfig):
@@ -199,8 +199,8 @@ def train_or_load(ds: FaceDataset, model_name: str, config: training.TrainConfig
             break
         workdir = path / f"fold{k}"
         if (workdir / "result.json").is_file():
-            folds.append(_load_fold(workdir))
-            precision = json.loads((workdir / "result.json").read_text())["precision"]
+            fold, precision = _load_fold(workdir)
+            folds.append(fold)
             if not quiet:
                 print(f"{model_name} fold {k}: loaded ({folds[-1].accuracy:.3f})")
             continue

@@ -149,20 +149,32 @@ def analyse(model, ds, layer: str = "conv3", n: int = 9, threshold: float = 1.0,
     p = p_matrix(top.index, sub.au_presence, sub.au_codes)
     pairs = accepted_pairs(p, threshold)
     counts = paper_counts(p, cen["active"].to_numpy(), threshold)
-    inside, area = [], []
-    gb = GuidedBackprop(model, layer, batch_size=batch_size)
+    # each filter's pictures once (one batched call for all), each image's regions once
+    codes = pairs["AU"].str[2:].astype(int)
+    has_region = codes.isin(REGION_CODES) & (sub.landmarks is not None)
+    filters = np.unique(pairs.loc[has_region, "filter"]).astype(int)
     shape = sub.images.shape[1:3]
-    for f, au in zip(pairs["filter"], pairs["AU"], strict=True):
-        code = int(au[2:])
-        if code not in REGION_CODES or sub.landmarks is None:
+    pictures = {}
+    if len(filters):
+        gb = GuidedBackprop(model, layer, batch_size=batch_size)
+        pics = gb(sub.images[top.index[filters].ravel()], np.repeat(filters, n))
+        pictures = dict(zip(filters, pics.reshape(len(filters), n, *pics.shape[1:]),
+                            strict=True))
+    regions: dict[int, np.ndarray] = {}
+
+    def region(i: int, code: int) -> np.ndarray:
+        if i not in regions:
+            regions[i] = au_region_masks(sub.landmarks[i], shape, blur)
+        return regions[i][REGION_CODES.index(code)]
+
+    inside, area = [], []
+    for f, code, ok in zip(pairs["filter"], codes, has_region, strict=True):
+        if not ok:
             inside.append(np.nan)
             area.append(np.nan)
             continue
-        idx = top.index[f]
-        pics = gb(sub.images[idx], f)
-        masks = np.stack([au_region_masks(sub.landmarks[i], shape, blur, codes=[code])[0]
-                          for i in idx])
-        inside.append(float(np.nanmean(localization(pics, masks))))
+        masks = np.stack([region(i, code) for i in top.index[f]])
+        inside.append(float(np.nanmean(localization(pictures[f], masks))))
         area.append(float(masks.mean()))
     pairs = pairs.assign(inside=inside, area=area)
     with_region = pairs.dropna(subset=["inside"])

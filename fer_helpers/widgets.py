@@ -70,11 +70,13 @@ def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
                 print(f"filter {w_filter.value} of {w_layer.value} never fires on these images")
                 return
             pics = methods[w_method.value](model, w_layer.value)(images[idx], w_filter.value)
-            tiles = [plotting.gradient_overlay(images[i], p) if w_overlay.value
-                     else np.repeat(plotting.tile(np.abs(p)[None, ..., 0] /
-                                                  max(np.abs(p).max(), 1e-12) * 255, 1)
-                                    .astype(np.uint8)[..., None], 3, axis=2)
-                     for i, p in zip(idx, pics, strict=True)]
+            if w_overlay.value:
+                tiles = [plotting.gradient_overlay(images[i], p) for i, p in zip(idx, pics,
+                                                                                  strict=True)]
+            else:  # the gradient magnitude alone, as a grey picture
+                mag = np.abs(pics).sum(axis=-1)
+                grey = (mag / max(float(mag.max()), 1e-12) * 255).astype(np.uint8)
+                tiles = list(np.repeat(grey[..., None], 3, axis=-1))
             display(plotting.image_grid(np.stack(tiles), cols=min(6, len(tiles)),
                                         title=f"{w_method.value}: {w_layer.value} filter "
                                               f"{w_filter.value}"))
