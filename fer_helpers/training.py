@@ -61,14 +61,17 @@ class Augmentation:
     """Random flips and affine transforms (all augmentation parameters live here).
 
     ``rotation`` is in degrees; ``translation``, ``zoom`` and ``shear`` are fractions of
-    the image size.
+    the image size. The paper names the transforms, not their ranges; these are mild because
+    the faces are already aligned by their eyes, and because stronger ones (10 degrees, 8%,
+    10%, 10%) kept the quick profile's SynthFACS folds at the majority class for twice as many
+    epochs (measured November 2026).
     """
 
     flip: bool = True
-    rotation: float = 10.0
-    translation: float = 0.08
-    zoom: float = 0.1
-    shear: float = 0.1
+    rotation: float = 5.0
+    translation: float = 0.05
+    zoom: float = 0.05
+    shear: float = 0.05
 
     def layer(self, seed: int = 0) -> keras.Sequential:
         """The augmentation as one Keras model of preprocessing layers."""

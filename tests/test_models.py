@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from fer_helpers import models
 
@@ -30,13 +31,33 @@ def test_forward_flops_by_hand():
     assert models.forward_flops(m) == conv + dense
 
 
-def test_input_is_mapped_to_minus_one_one():
+def test_each_image_is_standardized_and_survives_saving(tmp_path):
     m = models.paper_cnn((8, 8, 1), 2)
-    r = keras.Model(m.input, m.get_layer("rescale").output)
-    x = np.zeros((1, 8, 8, 1), np.float32)
-    x[0, :, 4:] = 255.0
+    r = keras.Model(m.input, m.get_layer("standardize").output)
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    x[0, :, 4:] = 255.0  # half black, half white: -1 and +1
+    x[1] = 77.0  # flat: the floor keeps it at 0 instead of dividing by 0
     out = np.asarray(r(x))
-    assert out.min() == -1.0 and out.max() == 1.0
+    np.testing.assert_allclose(out[0, :, :4], -1.0)
+    np.testing.assert_allclose(out[0, :, 4:], 1.0)
+    np.testing.assert_array_equal(out[1], 0.0)
+    np.testing.assert_allclose(np.asarray(r(3 * x[:1] + 10)), out[:1], atol=1e-6)  # contrast
+    m.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(m(x)), rtol=1e-6)
+
+
+def test_standardization_statistics_are_constants_to_backprop():
+    import tensorflow as tf
+
+    layer = models.PerImageStandardization()
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, 6, 6, 1)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)[0, 2, 3, 0]  # one output pixel
+    g = tape.gradient(y, x).numpy()
+    std = float(np.std(x.numpy()))
+    assert np.count_nonzero(g) == 1 and g[0, 2, 3, 0] == pytest.approx(1 / std, rel=1e-5)
 
 
 def test_output_stays_float32_under_bf16():
