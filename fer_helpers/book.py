@@ -22,17 +22,18 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 #: What each profile runs: SynthFACS sizes (real datasets are used whole), folds, epochs and
 #: batch size (the paper states neither), the CK+ crop size and the FER2013 epochs.
 PROFILES = {
     "ci": {"ck_subjects": 10, "fer_rows": 700, "folds": 2, "epochs": 2, "batch_size": 32,
-           "ck_size": 48, "fer_epochs": 1},
-    "quick": {"ck_subjects": 100, "fer_rows": 6000, "folds": 3, "epochs": 15, "batch_size": 32,
-              "ck_size": 48, "fer_epochs": 3},
+           "ck_size": 48, "fer_epochs": 1, "cell_timeout": 600},
+    "quick": {"ck_subjects": 100, "fer_rows": 3000, "folds": 3, "epochs": 8, "batch_size": 16,
+              "ck_size": 48, "fer_epochs": 3, "cell_timeout": 3600},
     "full": {"ck_subjects": 123, "fer_rows": 35887, "folds": 10, "epochs": 100,
-             "batch_size": 32, "ck_size": 96, "fer_epochs": 60},
+             "batch_size": 32, "ck_size": 96, "fer_epochs": 60, "cell_timeout": None},
 }
 SEED = 0
 #: Offline JavaScript, fetched from package registries at build time (never committed).
@@ -128,16 +129,42 @@ def train_config(profile: str, precision: str = "float32"):
     return TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], precision=precision)
 
 
-def chapter_model(ck, profile: str, precision: str, artifacts, data: str = ""):
-    """Chapter 2's paper CNN on ``ck`` (loaded from ``artifacts``, trained if missing):
-    returns (the model of fold 0, the cross-validation result)."""
+@dataclass
+class TrainedChapter:
+    """What chapters 3 and 4 start from: the CK+ (layout) data and chapter 2's model."""
+
+    ck: object  # datasets.FaceDataset, aligned to the profile's crop size
+    source: str  # "SynthFACS (synthetic)" or "real CK+"
+    data: str  # one line: source, layout, subjects, images
+    model: object  # keras.Model: chapter 2's paper_cnn, fold 0
+    cv: object  # crossval.CVResult of that run
+    policy: str  # the dtype policy in force
+
+
+def trained_chapter(profile: str, ckplus_path=None, data_dir=None, artifacts=None,
+                    precision: str = "auto") -> TrainedChapter:
+    """Set a chapter up on chapter 2's paper CNN: versions, plotly renderer, precision, the
+    CK+ data (the user's, else SynthFACS) and the model, loaded from the artifacts (trained
+    there if missing, with the same configuration chapter 2 uses)."""
     import keras
 
+    from . import datasets, faces, training
     from .crossval import train_or_load
 
-    cv = train_or_load(ck, "paper_cnn", train_config(profile, precision), artifacts,
-                       n_folds=PROFILES[profile]["folds"], data=data, quiet=True)
-    return keras.saving.load_model(cv.folds[0].model_path), cv
+    setup_notebook()
+    print_versions()
+    paths = dataset_paths(profile, ckplus_path, None, None, data_dir)
+    source = "SynthFACS (synthetic)" if paths["ckplus_synthetic"] else "real CK+"
+    policy = training.set_precision(precision)
+    ck = datasets.load_ckplus(paths["ckplus"], crop=faces.Crop(size=PROFILES[profile]["ck_size"]))
+    data = f"{source}, CK+ layout, {len(set(ck.subjects))} subjects, {len(ck)} images"
+    cv = train_or_load(ck, "paper_cnn", train_config(profile, policy),
+                       artifacts_dir(artifacts), n_folds=PROFILES[profile]["folds"],
+                       data=data, quiet=True)
+    model = keras.saving.load_model(cv.folds[0].model_path)
+    print(f"profile {profile}: {data}; model: chapter 2's paper_cnn, fold 0 "
+          f"(test accuracy {cv.folds[0].accuracy:.1%}, {source}); dtype policy {policy}")
+    return TrainedChapter(ck, source, data, model, cv, policy)
 
 
 def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
@@ -150,24 +177,52 @@ def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
             "ferplus": d / "fer2013new.csv"}
 
 
+def _synth_spec(profile: str) -> dict:
+    """What decides the bytes of a profile's SynthFACS files: sizes, seed, generator code."""
+    import hashlib
+    import inspect
+
+    from . import synth
+
+    h = hashlib.sha256()
+    for mod in sorted(Path(inspect.getfile(synth)).parent.glob("*.py")):
+        h.update(mod.read_bytes())
+    cfg = PROFILES[profile]
+    return {"ck_subjects": cfg["ck_subjects"], "fer_rows": cfg["fer_rows"], "seed": SEED,
+            "generator": h.hexdigest()[:12]}
+
+
 def ensure_synthfacs(profile: str, data_dir=None, verbose: bool = True) -> dict[str, Path]:
-    """Write the SynthFACS data of ``profile`` unless it is there already."""
+    """Write the SynthFACS data of ``profile`` unless the same data is there already.
+
+    ``synthfacs.json`` beside the files records the sizes, seed and generator they were
+    written with; files written with anything else (an older profile or generator) are
+    written again.
+    """
+    from .io import write_text
     from .synth import write_ckplus, write_fer2013
 
     paths = synthfacs_paths(profile, data_dir)
-    cfg = PROFILES[profile]
-    if not (paths["ckplus"] / "synthfacs_truth.csv").is_file():
+    stamp = paths["ckplus"].parent / "synthfacs.json"
+    spec = _synth_spec(profile)
+    old = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    same = {k: old.get(k) == spec[k] for k in spec}
+    if not (paths["ckplus"] / "synthfacs_truth.csv").is_file() or not all(
+            same[k] for k in ("ck_subjects", "seed", "generator")):
         t = time.perf_counter()
-        write_ckplus(paths["ckplus"], cfg["ck_subjects"], SEED)
+        write_ckplus(paths["ckplus"], spec["ck_subjects"], SEED)
         if verbose:
-            print(f"SynthFACS CK+ tree ({cfg['ck_subjects']} subjects) written in "
+            print(f"SynthFACS CK+ tree ({spec['ck_subjects']} subjects) written in "
                   f"{time.perf_counter() - t:.1f} s: {paths['ckplus']}")
-    if not paths["fer2013"].is_file() or not paths["ferplus"].is_file():
+    if not paths["fer2013"].is_file() or not paths["ferplus"].is_file() or not all(
+            same[k] for k in ("fer_rows", "seed", "generator")):
         t = time.perf_counter()
-        write_fer2013(paths["fer2013"], cfg["fer_rows"], SEED, ferplus_path=paths["ferplus"])
+        write_fer2013(paths["fer2013"], spec["fer_rows"], SEED, ferplus_path=paths["ferplus"])
         if verbose:
-            print(f"SynthFACS FER2013/FER+ CSVs ({cfg['fer_rows']} rows) written in "
+            print(f"SynthFACS FER2013/FER+ CSVs ({spec['fer_rows']} rows) written in "
                   f"{time.perf_counter() - t:.1f} s: {paths['fer2013']}")
+    if old != spec:
+        write_text(stamp, json.dumps(spec, indent=1))
     return paths
 
 
@@ -198,14 +253,18 @@ def toc_chapters(root: Path) -> list[str]:
 
 
 def run_notebooks(profile: str, only=None, params: dict | None = None,
-                  root: Path | None = None) -> list[tuple[str, float]]:
+                  root: Path | None = None, cell_timeout: float | str | None = "profile"
+                  ) -> list[tuple[str, float]]:
     """Execute the chapters with papermill, in ``_toc.yml`` order.
 
     Each output goes to ``book/_generated/<name>.ipynb`` only when the notebook ran
     through; a failed run is kept as ``<name>.failed.ipynb`` and raises ``RuntimeError``
-    naming the notebook and the cell.
+    naming the notebook and the cell. A cell running longer than the profile's
+    ``cell_timeout`` seconds (``None``: no limit; default: the profile's) fails the same
+    way, so a hang cannot stall a build.
     """
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
 
     root = root or repo_root()
     names = toc_chapters(root)
@@ -215,6 +274,8 @@ def run_notebooks(profile: str, only=None, params: dict | None = None,
             raise ValueError(f"--only {only} matches no chapter of {toc_chapters(root)}")
     out_dir = root / "book" / "_generated"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if cell_timeout == "profile":
+        cell_timeout = PROFILES.get(profile, {}).get("cell_timeout")
     parameters = {"profile": profile, **{k: v for k, v in (params or {}).items() if v}}
     times = []
     for i, name in enumerate(names, 1):
@@ -226,13 +287,19 @@ def run_notebooks(profile: str, only=None, params: dict | None = None,
         t = time.perf_counter()
         try:
             pm.execute_notebook(str(src), tmp, parameters=parameters, cwd=str(root / "notebooks"),
-                                progress_bar=False, log_output=False, kernel_name="python3")
+                                progress_bar=False, log_output=False, kernel_name="python3",
+                                execution_timeout=cell_timeout)
         except pm.PapermillExecutionError as e:
             failed = out_dir / f"{name}.failed.ipynb"
             os.replace(tmp, failed)
             raise RuntimeError(f"{src.relative_to(root)} failed in cell {e.cell_index} "
                                f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
                                f"executed copy with the error: {failed}") from None
+        except CellTimeoutError as e:
+            failed = out_dir / f"{name}.failed.ipynb"
+            os.replace(tmp, failed)
+            raise RuntimeError(f"{src.relative_to(root)}: {e}\nexecuted copy up to the hung "
+                               f"cell: {failed}") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -268,8 +335,12 @@ def vendor(root: Path | None = None) -> Path:
             raise RuntimeError("npm is needed once to fetch the offline widget JS "
                                f"({spec}); install Node.js/npm")
         with tempfile.TemporaryDirectory() as tmp:
-            res = subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, text=True,
-                                 capture_output=True)
+            try:
+                res = subprocess.run(["npm", "pack", "--silent", spec], cwd=tmp, text=True,
+                                     capture_output=True, timeout=600)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"npm pack {spec} got no answer from the registry in "
+                                   "600 s") from None
             if res.returncode != 0:
                 raise RuntimeError(f"npm pack {spec} failed: {res.stderr.strip()}")
             tgz = Path(tmp) / res.stdout.strip().splitlines()[-1]

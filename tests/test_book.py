@@ -44,6 +44,14 @@ def test_runner_names_the_failing_notebook_and_cell(tmp_path):
     assert [p.name for p in gen.iterdir()] == ["01_mini.failed.ipynb"]  # no temp left
 
 
+def test_a_hung_cell_fails_the_run_and_names_the_notebook(tmp_path):
+    _mini_book(tmp_path, ["import time; time.sleep(120)"])
+    with pytest.raises(RuntimeError, match=r"notebooks/01_mini\.ipynb: .*timed out"):
+        book.run_notebooks("ci", root=tmp_path, cell_timeout=3)
+    gen = tmp_path / "book" / "_generated"
+    assert [p.name for p in gen.iterdir()] == ["01_mini.failed.ipynb"]  # no temp, no output
+
+
 def test_only_filter_and_unknown_profile(tmp_path):
     _mini_book(tmp_path, [])
     with pytest.raises(ValueError, match="matches no chapter"):
@@ -72,3 +80,20 @@ def test_plotly_renderer_emits_html_and_json():
 def test_versions_lists_the_stack():
     v = book.versions()
     assert {"python", "keras", "tensorflow-cpu", "plotly", "jupyter-book"} <= set(v)
+
+
+def test_synthfacs_is_written_again_when_its_profile_changes(tmp_path, monkeypatch):
+    monkeypatch.setitem(book.PROFILES, "ci", {**book.PROFILES["ci"], "ck_subjects": 2,
+                                              "fer_rows": 30})
+    paths = book.ensure_synthfacs("ci", tmp_path, verbose=False)
+    stamp = paths["ckplus"].parent / "synthfacs.json"
+    first = {k: paths[k].stat().st_mtime_ns for k in ("fer2013", "ferplus")}
+    ck_truth = (paths["ckplus"] / "synthfacs_truth.csv").stat().st_mtime_ns
+    book.ensure_synthfacs("ci", tmp_path, verbose=False)  # same spec: nothing rewritten
+    assert {k: paths[k].stat().st_mtime_ns for k in first} == first
+    monkeypatch.setitem(book.PROFILES, "ci", {**book.PROFILES["ci"], "ck_subjects": 2,
+                                              "fer_rows": 40})
+    book.ensure_synthfacs("ci", tmp_path, verbose=False)
+    assert len(paths["fer2013"].read_text().splitlines()) == 41  # header + 40 rows
+    assert (paths["ckplus"] / "synthfacs_truth.csv").stat().st_mtime_ns == ck_truth
+    assert json.loads(stamp.read_text())["fer_rows"] == 40
