@@ -41,6 +41,7 @@ test: install chromium
 bench: install
 	$(PY) -m fer_helpers.bench synth
 	$(PY) -m fer_helpers.bench train
+	$(PY) -m fer_helpers.bench visualize
 
 clean:
 	rm -rf _build book/_generated data/synthfacs artifacts

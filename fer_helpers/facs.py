@@ -111,6 +111,27 @@ def localization_summary(pairs: pd.DataFrame, au_codes_present, threshold: float
             "threshold": threshold}
 
 
+def versus_control(trained: dict, control: dict) -> str:
+    """One sentence per measure saying whether the trained network beats the control.
+
+    ``trained`` and ``control`` are :func:`localization_summary` results.
+    """
+    lines = []
+    for key, what in (("precision", "precision (localized / accepted pairs)"),
+                      ("recovery", "AU recovery (AUs with a localized filter)")):
+        t, c = trained[key], control[key]
+        if np.isnan(t) or np.isnan(c):
+            verdict = "cannot be compared (no accepted pairs on one side)"
+        elif t > c:
+            verdict = "the trained network is above the control"
+        elif t < c:
+            verdict = "the trained network is BELOW the control"
+        else:
+            verdict = "the trained network equals the control"
+        lines.append(f"{what}: trained {t:.2f}, untrained control {c:.2f}: {verdict}")
+    return "\n".join(lines)
+
+
 @dataclass
 class Analysis:
     """The paper's FACS-correlation analysis of one layer, with the SynthFACS check."""

@@ -48,3 +48,12 @@ def test_localization_shares_and_summary():
     s = facs.localization_summary(pairs, (1, 6, 12), threshold=0.5)
     assert s["localized_pairs"] == 2 and s["precision"] == pytest.approx(2 / 3)
     assert s["aus_recovered"] == 2 and s["recovery"] == pytest.approx(2 / 3)
+
+
+def test_versus_control_says_which_side_wins():
+    t = {"precision": 0.2, "recovery": 0.5}
+    c = {"precision": 0.4, "recovery": 0.5}
+    text = facs.versus_control(t, c).splitlines()
+    assert "trained 0.20, untrained control 0.40: the trained network is BELOW" in text[0]
+    assert "equals the control" in text[1]
+    assert "cannot be compared" in facs.versus_control({**t, "precision": float("nan")}, c)
