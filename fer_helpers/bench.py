@@ -4,8 +4,9 @@
 and on all cores (the latter through :func:`fer_helpers.synth.generate`'s process pool).
 
 ``python -m fer_helpers.bench visualize``: guided backpropagation for every filter of
-``conv3`` of ``paper_cnn`` (48x48) x its top-9 images, batched, against the plain loop of one
-image-filter pair per backward pass, in one run.
+``conv3`` of ``paper_cnn`` (48x48) x its top-9 images, batched (the conv/ReLU/pool chain path,
+and automatic differentiation), against the plain loop of one image-filter pair per forward and
+backward pass, in one run.
 
 ``python -m fer_helpers.bench train``: training images per second of ``paper_cnn`` (48x48):
 raw Keras ``fit`` on in-memory arrays, the project's pipeline (tf.data, augmentation,
@@ -172,10 +173,20 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
         timing[precision] = time.perf_counter() - t
         if precision == "float32":
             batched = out
-        print(f"guided backprop, {len(filters)} pairs batched, {precision}: "
-              f"{timing[precision]:.2f} s", flush=True)
+        print(f"guided backprop, {len(filters)} pairs batched ("
+              f"{'conv/ReLU/pool chain path' if gb.fast else 'automatic differentiation'}), "
+              f"{precision}: {timing[precision]:.2f} s", flush=True)
     seconds = timing["float32"]
-    single = visualize.GuidedBackprop(model, "conv3", batch_size=1, precision="float32")
+    auto = visualize.GuidedBackprop(model, "conv3", batch_size=128, precision="float32",
+                                    fast=False)
+    auto(images[:128], filters[:128])
+    t = time.perf_counter()
+    auto(images, filters)
+    auto_seconds = time.perf_counter() - t
+    print(f"the same pairs batched through automatic differentiation: {auto_seconds:.2f} s",
+          flush=True)
+    single = visualize.GuidedBackprop(model, "conv3", batch_size=1, precision="float32",
+                                      fast=False)
     single(images[:1], filters[:1])
     t = time.perf_counter()
     loop = np.concatenate([single(images[i:i + 1], filters[i]) for i in range(len(filters))])
@@ -186,11 +197,13 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
     # which ones changes from run to run. So "the same" means within 1% of the largest value.
     diff = np.abs(batched - loop).max(axis=(1, 2, 3)) / max(float(np.abs(loop).max()), 1e-30)
     same = bool(diff.max() < 1e-2)
-    print(f"one pair per backward pass: {loop_seconds:.2f} s; largest difference "
+    print(f"one pair per pass, automatic differentiation: {loop_seconds:.2f} s; largest "
+          f"difference "
           f"{diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())} "
           f"({int((diff > 1e-4).sum())} pairs over 1e-4)")
     return {"benchmark": "visualize", "seconds": round(seconds, 3),
             "loop_seconds": round(loop_seconds, 3), "speedup": round(loop_seconds / seconds, 2),
+            "autodiff_batched_seconds": round(auto_seconds, 3),
             "pairs": int(len(filters)), "top_n_seconds": round(t_top, 3),
             "seconds_bf16": round(timing["mixed_bfloat16"], 3) if len(timing) > 1 else None,
             "batched_equals_loop": same, "max_rel_diff": float(f"{diff.max():.3g}"),

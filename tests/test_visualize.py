@@ -78,6 +78,37 @@ def test_batched_pairs_equal_the_one_pair_loop():
     np.testing.assert_allclose(batched, loop, rtol=1e-4, atol=1e-7)
 
 
+def plain_chain():
+    """A conv/ReLU/pool chain with the other supported layers: rescaling, a strided and a
+    'valid' convolution, an Activation('relu'), dropout."""
+    inp = keras.Input((20, 20, 1))
+    x = layers.Rescaling(1 / 255.0)(inp)
+    x = layers.Conv2D(6, 3, strides=2, padding="same", name="c1")(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.MaxPooling2D(2, strides=1)(x)
+    x = layers.Conv2D(5, 3, padding="valid", name="c2")(x)
+    return keras.Model(inp, layers.ReLU()(x))
+
+
+@pytest.mark.parametrize("method", [visualize.GuidedBackprop, visualize.Deconvnet,
+                                    visualize.Saliency])
+@pytest.mark.parametrize("build,layer", [(lambda: models.paper_cnn((24, 24, 1), 4), "conv3"),
+                                         (lambda: models.paper_cnn((24, 24, 1), 4), "conv2"),
+                                         (plain_chain, "c2")])
+def test_fast_chain_path_equals_automatic_differentiation(method, build, layer):
+    m = build()
+    rng = np.random.default_rng(4)
+    images = rng.uniform(0, 255, (5, *m.input.shape[1:])).astype(np.float32)
+    which = rng.integers(0, 5, 40)  # repeated images: each is forwarded once
+    f = rng.integers(0, m.get_layer(layer).filters, 40)
+    fast, slow = method(m, layer, batch_size=16), method(m, layer, fast=False)
+    assert fast.fast and not slow.fast
+    a, b = fast(images[which], f), slow(images[which], f)
+    assert np.abs(b).sum() > 0
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max())
+
+
 def test_top_activations_on_a_known_table():
     """A 1x1 conv copying the pixel: filter 0's activation = brightest pixel, filter 1's =
     the negated darkest pixel (rectified)."""
@@ -123,7 +154,9 @@ def test_foreign_models_loaded_from_disk(tmp_path, suffix):
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(m(x)), rtol=1e-5)
     assert visualize.conv_layer_names(loaded) == ["stem", "sep", "head_conv"]
     for layer in ("sep", "head_conv"):
-        g = visualize.GuidedBackprop(loaded, layer)(x, [0, 1, 2, 3])
+        gb = visualize.GuidedBackprop(loaded, layer)
+        assert not gb.fast  # batch norm and a residual add: automatic differentiation
+        g = gb(x, [0, 1, 2, 3])
         assert g.shape == x.shape and np.isfinite(g).all() and np.abs(g).sum() > 0
     top = visualize.TopActivations(loaded, "sep", n=2)(x)
     assert top.index.shape == (8, 2)

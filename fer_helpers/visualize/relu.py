@@ -21,17 +21,21 @@ from keras import ops
 RULES = ("saliency", "guided", "deconvnet")
 
 
+def backward(rule: str, g, x):
+    """The gradient a ReLU with input ``x`` passes down, given ``g`` from above."""
+    if rule == "deconvnet":
+        return ops.relu(g)
+    mask = ops.cast(x > 0, g.dtype)
+    return g * mask * ops.cast(g > 0, g.dtype) if rule == "guided" else g * mask
+
+
 def _rule(rule: str):
     @ops.custom_gradient
     def relu(x):
         y = ops.relu(x)
 
         def grad(*args, upstream=None):
-            g = args[0] if upstream is None else upstream
-            if rule == "deconvnet":
-                return ops.relu(g)
-            mask = ops.cast(x > 0, g.dtype)
-            return g * mask * ops.cast(g > 0, g.dtype) if rule == "guided" else g * mask
+            return backward(rule, args[0] if upstream is None else upstream, x)
 
         return y, grad
 
