@@ -166,7 +166,7 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
     for precision in ("float32", "mixed_bfloat16"):
         if precision == "mixed_bfloat16" and not bf16_supported():
             continue
-        gb = visualize.GuidedBackprop(model, "conv3", batch_size=128, precision=precision)
+        gb = visualize.GuidedBackprop(model, "conv3", precision=precision)
         gb(images[:128], filters[:128])  # trace once
         t = time.perf_counter()
         out = gb(images, filters)
@@ -177,8 +177,7 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
               f"{'conv/ReLU/pool chain path' if gb.fast else 'automatic differentiation'}), "
               f"{precision}: {timing[precision]:.2f} s", flush=True)
     seconds = timing["float32"]
-    auto = visualize.GuidedBackprop(model, "conv3", batch_size=128, precision="float32",
-                                    fast=False)
+    auto = visualize.GuidedBackprop(model, "conv3", precision="float32", fast=False)
     auto(images[:128], filters[:128])
     t = time.perf_counter()
     auto(images, filters)

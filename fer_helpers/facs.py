@@ -147,7 +147,7 @@ class Analysis:
 
 
 def analyse(model, ds, layer: str = "conv3", n: int = 9, threshold: float = 1.0,
-            inside_threshold: float = 0.5, blur: float = 1.0, batch_size: int = 128
+            inside_threshold: float = 0.5, blur: float = 1.0, batch_size: int = 64
             ) -> Analysis:
     """Run the paper's analysis on ``ds`` (a FaceDataset with AU presence and landmarks).
 

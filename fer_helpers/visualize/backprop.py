@@ -52,7 +52,7 @@ class FilterGradient:
 
     rule = "saliency"
 
-    def __init__(self, model: keras.Model, layer: str, batch_size: int = 128,
+    def __init__(self, model: keras.Model, layer: str, batch_size: int = 64,
                  precision: str | None = None, fast: bool = True):
         conv_layer(model, layer)
         clone = clone_with_relu(model, self.rule, precision)
