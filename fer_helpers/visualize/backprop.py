@@ -10,8 +10,8 @@ Many (image, filter) pairs go through one forward and one backward pass: each ba
 one pair, and rows do not interact (inference mode), so the gradient of the summed
 objective is each pair's own gradient. For plain conv / ReLU / max-pool chains such as the
 paper's CNN, :mod:`fer_helpers.visualize.chain` computes the same pictures faster (one forward
-pass per distinct image, a closed-form first backward step); ``fast=False`` forces automatic
-differentiation.
+pass per distinct image, a backward pass over receptive-field windows only); ``fast=False``
+forces automatic differentiation.
 
 References
 ----------

@@ -9,9 +9,10 @@ less work:
 - the forward pass runs once per *distinct* image, recording each layer's input, instead of
   once per (image, filter) pair;
 - the first backward step, through the target convolution, needs no arithmetic: the gradient
-  of one output unit with respect to the layer's input is the filter's kernel placed over the
-  unit's window;
-- the remaining steps use TensorFlow's own gradient kernels (``conv2d_transpose``,
+  of one output unit with respect to the layer's input is the filter's kernel over the unit's
+  window;
+- each further step works on the window that can reach the unit (its receptive field at that
+  depth), not on the whole map, with TensorFlow's own gradient kernels (``conv2d_transpose``,
   ``MaxPoolGrad``) and the ReLU rule of the method.
 
 Keras' functional API has no hook for this, and tf-keras-vis and iNNvestigate have no such path,
@@ -65,22 +66,28 @@ def chain_of(feature: keras.Model) -> list | None:
     return chain
 
 
-def _conv_input_gradient(kernel, in_shape, rows, cols, filters, padding: str):
-    """Gradient of output unit (row, col, filter) of a stride-1 convolution with respect to
-    its input: the filter's kernel over that unit's window, zero elsewhere."""
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    top, left = ((kh - 1) // 2, (kw - 1) // 2) if padding == "same" else (0, 0)
-    w = tf.gather(tf.transpose(kernel, [3, 0, 1, 2]), filters)  # (B, kh, kw, C_in)
-    di = tf.range(in_shape[0])[None, :] - rows[:, None] + top  # (B, H_in)
-    dj = tf.range(in_shape[1])[None, :] - cols[:, None] + left  # (B, W_in)
-    out = tf.gather(w, tf.clip_by_value(di, 0, kh - 1), axis=1, batch_dims=1)
-    out = tf.gather(out, tf.clip_by_value(dj, 0, kw - 1), axis=2, batch_dims=1)
-    inside = (((di >= 0) & (di < kh))[:, :, None] & ((dj >= 0) & (dj < kw))[:, None, :])
-    return out * tf.cast(inside, out.dtype)[..., None]
+def _window(layer, size: int, scale: int, shift: int, axis: int):
+    """The input window (size, offset = scale * r + shift) of ``layer`` along ``axis`` (0 rows,
+    1 columns), given the window of its output."""
+    if not isinstance(layer, keras.layers.Conv2D | keras.layers.MaxPooling2D):
+        return size, scale, shift
+    k = (layer.kernel_size if isinstance(layer, keras.layers.Conv2D) else layer.pool_size)[axis]
+    st = layer.strides[axis]
+    pad = 0
+    if layer.padding == "same":
+        n_in, n_out = layer.input.shape[1 + axis], layer.output.shape[1 + axis]
+        pad = max((n_out - 1) * st + k - n_in, 0) // 2
+    return (size - 1) * st + k, scale * st, shift * st - pad
 
 
 class ChainBackward:
     """Gradient pictures of (image, filter) pairs for a supported chain (see the module).
+
+    Only the window of each layer that can reach the target unit is back-propagated: the
+    target convolution's kernel, then windows growing by each layer's kernel and stride down
+    to the image (for the paper's conv3 at 48x48: 5x5, 10x10, 14x14, 28x28, 32x32 instead of
+    12x12, 24x24, 24x24, 48x48, 48x48). Positions a window has outside a layer's map stand for
+    padding and get no gradient.
 
     Parameters
     ----------
@@ -91,46 +98,91 @@ class ChainBackward:
 
     def __init__(self, chain: list, rule: str):
         self.chain, self.rule = chain, rule
+        target = chain[-1]
+        kh, kw = target.kernel_size
+        top = [(k - 1) // 2 if target.padding == "same" else 0 for k in (kh, kw)]
+        out_hw = target.output.shape[1:3]
+        # per layer: (size, scale, shift) of its input window along rows and columns, and the
+        # padding its recorded input needs so that every window lies inside it
+        self.windows, self.pads = [None] * len(chain), [None] * len(chain)
+        win = [(kh, 1, -top[0]), (kw, 1, -top[1])]
+        for i in range(len(chain) - 1, -1, -1):
+            if i < len(chain) - 1:
+                win = [_window(chain[i], *win[a], axis=a) for a in (0, 1)]
+            self.windows[i] = win
+            n_in = chain[i].input.shape[1:3]
+            self.pads[i] = [(max(0, -sh), max(0, sc * (out_hw[a] - 1) + sh + sz - n_in[a]))
+                            for a, (sz, sc, sh) in enumerate(win)]
         self._forward = tf.function(self._record, reduce_retracing=True)
         self._backward = tf.function(self._back, reduce_retracing=True)
 
     def _record(self, x):
-        inputs = []
-        for layer in self.chain:
-            inputs.append(tf.cast(x, tf.float32))
-            x = layer(x, training=False)
-        return inputs, tf.nn.relu(tf.cast(x, tf.float32))
-
-    def _back(self, inputs, image, rows, cols, filters, alive):
-        target = self.chain[-1]
-        x_in = inputs[-1]
-        g = _conv_input_gradient(tf.cast(target.kernel, tf.float32), x_in.shape[1:3], rows,
-                                 cols, filters, target.padding)
-        g = g * alive[:, None, None, None]
-        for layer, x in zip(reversed(self.chain[:-1]), reversed(inputs[:-1]), strict=True):
-            g = self._layer_back(layer, g, tf.gather(x, image))
-        return g
-
-    def _layer_back(self, layer, g, x):
+        """Each layer's input, padded for cropping (max-pool inputs with -inf-like values),
+        each image's standard deviation where a standardization layer needs it, and the
+        target's rectified activation."""
         from ..models import PerImageStandardization
 
+        inputs, stds = [], []
+        for layer, pads in zip(self.chain, self.pads, strict=True):
+            xf = tf.cast(x, tf.float32)
+            fill = -3.0e38 if isinstance(layer, keras.layers.MaxPooling2D) else 0.0
+            inputs.append(tf.pad(xf, [(0, 0), *pads, (0, 0)], constant_values=fill))
+            stds.append(tf.maximum(tf.math.reduce_std(xf, axis=[1, 2, 3], keepdims=True),
+                                   layer.floor)
+                        if isinstance(layer, PerImageStandardization) else tf.zeros([]))
+            x = layer(x, training=False)
+        return inputs, stds, tf.nn.relu(tf.cast(x, tf.float32))
+
+    def _crop(self, i, xp, image, rows, cols):
+        (h, sr, br), (w, sc, bc) = self.windows[i]
+        (pr, _), (pc, _) = self.pads[i]
+        hp = xp.shape[1]
+        r = (sr * rows + br + pr)[:, None] + tf.range(h)[None, :]  # (B, h) in padded rows
+        c = (sc * cols + bc + pc)[:, None] + tf.range(w)[None, :]
+        flat = tf.reshape(xp, [-1, *xp.shape[2:]])  # (U * Hp, Wp, C)
+        out = tf.gather(flat, image[:, None] * hp + r)  # (B, h, Wp, C)
+        return tf.gather(out, c, axis=2, batch_dims=1)  # (B, h, w, C)
+
+    def _inside(self, i, rows, cols):
+        """1 where layer ``i``'s input window lies on its real map, 0 on padding."""
+        (h, sr, br), (w, sc, bc) = self.windows[i]
+        n_h, n_w = self.chain[i].input.shape[1:3]
+        r = (sr * rows + br)[:, None] + tf.range(h)[None, :]
+        c = (sc * cols + bc)[:, None] + tf.range(w)[None, :]
+        inside = (((r >= 0) & (r < n_h))[:, :, None] & ((c >= 0) & (c < n_w))[:, None, :])
+        return tf.cast(inside, tf.float32)[..., None]
+
+    def _back(self, inputs, stds, image, rows, cols, filters, alive):
+        target = self.chain[-1]
+        kernel = tf.transpose(tf.cast(target.kernel, tf.float32), [3, 0, 1, 2])
+        g = tf.gather(kernel, filters) * alive[:, None, None, None]  # d unit / d its window
+        g = g * self._inside(len(self.chain) - 1, rows, cols)
+        for i in range(len(self.chain) - 2, -1, -1):
+            g = self._layer_back(i, g, inputs[i], stds[i], image, rows, cols)
+            g = g * self._inside(i, rows, cols)
+        return g
+
+    def _layer_back(self, i, g, xp, std, image, rows, cols):
+        from ..models import PerImageStandardization
+
+        layer = self.chain[i]
         if isinstance(layer, keras.layers.Conv2D):
-            return tf.nn.conv2d_transpose(g, tf.cast(layer.kernel, tf.float32), tf.shape(x),
-                                          strides=layer.strides, padding=layer.padding.upper())
-        if isinstance(layer, keras.layers.MaxPooling2D):
-            pool = [1, *layer.pool_size, 1]
-            strides = [1, *layer.strides, 1]
-            pad = layer.padding.upper()
-            y = tf.nn.max_pool2d(x, pool, strides, pad)
-            return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=g, ksize=pool,
-                                          strides=strides, padding=pad)
+            (h, _, _), (w, _, _) = self.windows[i]
+            shape = tf.stack([tf.shape(g)[0], h, w, layer.kernel.shape[2]])
+            return tf.nn.conv2d_transpose(g, tf.cast(layer.kernel, tf.float32), shape,
+                                          strides=layer.strides, padding="VALID")
         if isinstance(layer, keras.layers.Rescaling):
             return g * tf.cast(layer.scale, tf.float32)
         if isinstance(layer, PerImageStandardization):
-            axes = list(range(1, len(x.shape)))
-            return g / tf.maximum(tf.math.reduce_std(x, axis=axes, keepdims=True), layer.floor)
+            return g / tf.gather(std, image)
         if isinstance(layer, keras.layers.Dropout):
             return g
+        x = self._crop(i, xp, image, rows, cols)
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            pool, strides = [1, *layer.pool_size, 1], [1, *layer.strides, 1]
+            y = tf.nn.max_pool2d(x, pool, strides, "VALID")
+            return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=g, ksize=pool,
+                                          strides=strides, padding="VALID")
         return backward(self.rule, g, x)  # a ReLU
 
     def __call__(self, x: np.ndarray, filters: np.ndarray, batch_size: int,
@@ -139,20 +191,26 @@ class ChainBackward:
         flat = x.reshape(len(x), -1)
         uniq, first, which = np.unique(flat, axis=0, return_index=True, return_inverse=True)
         which = which.ravel()
-        out = np.zeros(x.shape, np.float32)
+        (h, sr, br), (w, sc, bc) = self.windows[0]
+        (pr, pr2), (pc, pc2) = self.pads[0]
+        canvas = np.zeros((len(x), x.shape[1] + pr + pr2, x.shape[2] + pc + pc2, x.shape[3]),
+                          np.float32)
         for lo in range(0, len(uniq), images_per_pass):
             ids = np.arange(lo, min(lo + images_per_pass, len(uniq)))
-            inputs, act = self._forward(tf.constant(x[first[ids]]))
+            inputs, stds, act = self._forward(tf.constant(x[first[ids]]))
             pairs = np.flatnonzero((which >= lo) & (which < lo + len(ids)))
             a = tf.gather(act, tf.constant(which[pairs] - lo), axis=0)
             a = tf.gather(a, tf.constant(filters[pairs]), axis=3, batch_dims=1)  # (P, H, W)
-            w = a.shape[2]
             pos = tf.argmax(tf.reshape(a, [len(pairs), -1]), axis=1, output_type=tf.int32)
             alive = tf.cast(tf.reduce_max(a, axis=[1, 2]) > 0, tf.float32)
+            r_all, c_all = (pos // a.shape[2]).numpy(), (pos % a.shape[2]).numpy()
             for s in range(0, len(pairs), batch_size):
-                sl = slice(s, s + batch_size)
-                k = pairs[sl]
-                g = self._backward(inputs, tf.constant(which[k] - lo), pos[sl] // w, pos[sl] % w,
-                                   tf.constant(filters[k]), alive[sl])
-                out[k] = g.numpy().reshape(out[k].shape)
-        return out
+                k = pairs[s:s + batch_size]
+                r, c = r_all[s:s + batch_size], c_all[s:s + batch_size]
+                g = self._backward(inputs, stds, tf.constant(which[k] - lo, tf.int32),
+                                   tf.constant(r), tf.constant(c), tf.constant(filters[k]),
+                                   alive[s:s + batch_size]).numpy()
+                for j, kk in enumerate(k):  # paste each window into its (padded) image
+                    r0, c0 = sr * r[j] + br + pr, sc * c[j] + bc + pc
+                    canvas[kk, r0:r0 + h, c0:c0 + w] = g[j]
+        return canvas[:, pr:pr + x.shape[1], pc:pc + x.shape[2]]
