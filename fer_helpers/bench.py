@@ -197,8 +197,7 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
     diff = np.abs(batched - loop).max(axis=(1, 2, 3)) / max(float(np.abs(loop).max()), 1e-30)
     same = bool(diff.max() < 1e-2)
     print(f"one pair per pass, automatic differentiation: {loop_seconds:.2f} s; largest "
-          f"difference "
-          f"{diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())} "
+          f"difference {diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())} "
           f"({int((diff > 1e-4).sum())} pairs over 1e-4)")
     return {"benchmark": "visualize", "seconds": round(seconds, 3),
             "loop_seconds": round(loop_seconds, 3), "speedup": round(loop_seconds / seconds, 2),

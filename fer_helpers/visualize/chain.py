@@ -117,21 +117,28 @@ class ChainBackward:
         self._backward = tf.function(self._back, reduce_retracing=True)
 
     def _record(self, x):
-        """Each layer's input, padded for cropping (max-pool inputs with -inf-like values),
-        each image's standard deviation where a standardization layer needs it, and the
-        target's rectified activation."""
+        """What each layer's backward step needs, and the target's rectified activation.
+
+        ReLU and max-pool layers: their input, padded so every window can be cropped from it
+        (max-pool inputs with a -inf-like value); a standardization layer: each image's
+        standard deviation; any other layer: nothing (an empty placeholder).
+        """
         from ..models import PerImageStandardization
 
-        inputs, stds = [], []
+        saved = []
         for layer, pads in zip(self.chain, self.pads, strict=True):
             xf = tf.cast(x, tf.float32)
-            fill = -3.0e38 if isinstance(layer, keras.layers.MaxPooling2D) else 0.0
-            inputs.append(tf.pad(xf, [(0, 0), *pads, (0, 0)], constant_values=fill))
-            stds.append(tf.maximum(tf.math.reduce_std(xf, axis=[1, 2, 3], keepdims=True),
-                                   layer.floor)
-                        if isinstance(layer, PerImageStandardization) else tf.zeros([]))
+            if isinstance(layer, PerImageStandardization):
+                saved.append(tf.maximum(tf.math.reduce_std(xf, axis=[1, 2, 3], keepdims=True),
+                                        layer.floor))
+            elif isinstance(layer, keras.layers.Conv2D | keras.layers.Rescaling
+                            | keras.layers.Dropout):
+                saved.append(tf.zeros([]))
+            else:
+                fill = -3.0e38 if isinstance(layer, keras.layers.MaxPooling2D) else 0.0
+                saved.append(tf.pad(xf, [(0, 0), *pads, (0, 0)], constant_values=fill))
             x = layer(x, training=False)
-        return inputs, stds, tf.nn.relu(tf.cast(x, tf.float32))
+        return saved, tf.nn.relu(tf.cast(x, tf.float32))
 
     def _crop(self, i, xp, image, rows, cols):
         (h, sr, br), (w, sc, bc) = self.windows[i]
@@ -152,17 +159,17 @@ class ChainBackward:
         inside = (((r >= 0) & (r < n_h))[:, :, None] & ((c >= 0) & (c < n_w))[:, None, :])
         return tf.cast(inside, tf.float32)[..., None]
 
-    def _back(self, inputs, stds, image, rows, cols, filters, alive):
+    def _back(self, saved, image, rows, cols, filters, alive):
         target = self.chain[-1]
         kernel = tf.transpose(tf.cast(target.kernel, tf.float32), [3, 0, 1, 2])
         g = tf.gather(kernel, filters) * alive[:, None, None, None]  # d unit / d its window
         g = g * self._inside(len(self.chain) - 1, rows, cols)
         for i in range(len(self.chain) - 2, -1, -1):
-            g = self._layer_back(i, g, inputs[i], stds[i], image, rows, cols)
+            g = self._layer_back(i, g, saved[i], image, rows, cols)
             g = g * self._inside(i, rows, cols)
         return g
 
-    def _layer_back(self, i, g, xp, std, image, rows, cols):
+    def _layer_back(self, i, g, saved, image, rows, cols):
         from ..models import PerImageStandardization
 
         layer = self.chain[i]
@@ -174,10 +181,10 @@ class ChainBackward:
         if isinstance(layer, keras.layers.Rescaling):
             return g * tf.cast(layer.scale, tf.float32)
         if isinstance(layer, PerImageStandardization):
-            return g / tf.gather(std, image)
+            return g / tf.gather(saved, image)
         if isinstance(layer, keras.layers.Dropout):
             return g
-        x = self._crop(i, xp, image, rows, cols)
+        x = self._crop(i, saved, image, rows, cols)
         if isinstance(layer, keras.layers.MaxPooling2D):
             pool, strides = [1, *layer.pool_size, 1], [1, *layer.strides, 1]
             y = tf.nn.max_pool2d(x, pool, strides, "VALID")
@@ -197,7 +204,7 @@ class ChainBackward:
                           np.float32)
         for lo in range(0, len(uniq), images_per_pass):
             ids = np.arange(lo, min(lo + images_per_pass, len(uniq)))
-            inputs, stds, act = self._forward(tf.constant(x[first[ids]]))
+            saved, act = self._forward(tf.constant(x[first[ids]]))
             pairs = np.flatnonzero((which >= lo) & (which < lo + len(ids)))
             a = tf.gather(act, tf.constant(which[pairs] - lo), axis=0)
             a = tf.gather(a, tf.constant(filters[pairs]), axis=3, batch_dims=1)  # (P, H, W)
@@ -207,7 +214,7 @@ class ChainBackward:
             for s in range(0, len(pairs), batch_size):
                 k = pairs[s:s + batch_size]
                 r, c = r_all[s:s + batch_size], c_all[s:s + batch_size]
-                g = self._backward(inputs, stds, tf.constant(which[k] - lo, tf.int32),
+                g = self._backward(saved, tf.constant(which[k] - lo, tf.int32),
                                    tf.constant(r), tf.constant(c), tf.constant(filters[k]),
                                    alive[s:s + batch_size]).numpy()
                 for j, kk in enumerate(k):  # paste each window into its (padded) image
