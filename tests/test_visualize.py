@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import layers
 
 from fer_helpers import models, visualize
@@ -67,15 +68,75 @@ def test_the_callers_model_is_not_changed():
         np.testing.assert_array_equal(a, b)
 
 
-def test_batched_pairs_equal_the_one_pair_loop():
+@pytest.mark.parametrize("fast", [True, False])
+def test_batched_pairs_equal_the_one_pair_loop(fast):
     m = models.paper_cnn((24, 24, 1), 4)
     rng = np.random.default_rng(2)
     x = rng.uniform(0, 255, (10, 24, 24)).astype(np.float32)
     f = rng.integers(0, 256, 10)
-    batched = visualize.GuidedBackprop(m, "conv3", batch_size=10)(x, f)
-    single = visualize.GuidedBackprop(m, "conv3", batch_size=1)
+    gb = visualize.GuidedBackprop(m, "conv3", batch_size=10, fast=fast)
+    single = visualize.GuidedBackprop(m, "conv3", batch_size=1, fast=fast)
+    batched = gb(x, f)
     loop = np.concatenate([single(x[i:i + 1], f[i]) for i in range(10)])
-    np.testing.assert_allclose(batched, loop, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(batched, loop, rtol=1e-5, atol=1e-6 * np.abs(loop).max())
+    units = np.concatenate([single.units(x[i:i + 1], f[i]) for i in range(10)])
+    np.testing.assert_array_equal(gb.units(x, f), units)
+    # the unit is the first maximum of the pair's rectified map, for the image alone
+    feature = keras.Model(m.input, m.get_layer("conv3").output)
+    for i in range(10):
+        a = np.maximum(np.asarray(feature(x[i:i + 1, ..., None]))[0, ..., f[i]], 0)
+        want = np.unravel_index(np.argmax(a), a.shape) if a.max() > 0 else (-1, -1)
+        assert tuple(units[i]) == tuple(want)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class BatchSizeRounding(layers.Dropout):
+    """Identity, but for a nudge at pixel (1, 1) whose sign depends on the batch size: a
+    stand-in for convolution kernels that round an image's activations differently in a batch
+    of one and in a larger one (oneDNN on AVX-512 does), which decides near-ties."""
+
+    def __init__(self, rate=0.0, **kwargs):
+        super().__init__(rate, **kwargs)
+
+    def call(self, inputs, training=False):
+        sign = tf.where(tf.shape(inputs)[0] > 1, 1.0, -1.0)
+        nudge = np.zeros((1, 4, 4, 1), np.float32)
+        nudge[0, 1, 1, 0] = 1e-6
+        return inputs + sign * nudge
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_near_ties_are_decided_the_same_whatever_shares_the_batch(fast):
+    """Pixels (0, 0) and (1, 1) of image 0 tie, up to a nudge whose sign depends on the batch
+    size. Batched with another image or alone, the pair must pick the same unit and give the
+    same picture (before the fix, a batch of two picked (1, 1), the one-pair loop (0, 0))."""
+    inp = keras.Input((4, 4, 1))
+    top = layers.Conv2D(1, 1, name="top")
+    m = keras.Model(inp, top(BatchSizeRounding()(inp)))
+    top.set_weights([np.ones((1, 1, 1, 1)), np.zeros(1)])
+    x = np.zeros((2, 4, 4), np.float32)
+    x[0, 0, 0] = x[0, 1, 1] = 1.0
+    x[1, 2, 3] = 0.5
+    gb = visualize.GuidedBackprop(m, "top", fast=fast)
+    assert gb.fast == fast
+    together, units = gb(x, 0), gb.units(x, 0)
+    for i in range(2):
+        np.testing.assert_array_equal(together[i], gb(x[i:i + 1], 0)[0])
+        np.testing.assert_array_equal(units[i], gb.units(x[i:i + 1], 0)[0])
+    assert units.tolist() == [[0, 0], [2, 3]] and together[0, 0, 0, 0] == 1.0
+
+
+def test_the_fast_path_decides_on_each_images_own_activations():
+    """The activations the chain path takes its decisions on (ReLU masks, pooling switches,
+    the unit) are, bit for bit, those of each image forwarded alone, as the one-pair loop
+    forwards it; a batched forward rounds differently on some CPUs (AVX-512: ~5e-7)."""
+    m = models.paper_cnn((24, 24, 1), 4)
+    x = np.random.default_rng(5).uniform(0, 255, (6, 24, 24, 1)).astype(np.float32)
+    gb = visualize.GuidedBackprop(m, "conv3")
+    _, act = gb._chain._forward(tf.constant(x))
+    alone = np.concatenate([np.maximum(np.asarray(gb.feature(x[i:i + 1])), 0)
+                            for i in range(6)])
+    np.testing.assert_array_equal(np.asarray(act), alone)
 
 
 def plain_chain():

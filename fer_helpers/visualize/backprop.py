@@ -6,12 +6,16 @@ first maximum in row-major order: Zeiler & Fergus keep only the maximal activati
 the rest); its gradient with respect to the pixels, computed with the ReLU rule of the method,
 is the picture.
 
-Many (image, filter) pairs go through one forward and one backward pass: each batch row is
-one pair, and rows do not interact (inference mode), so the gradient of the summed
-objective is each pair's own gradient. For plain conv / ReLU / max-pool chains such as the
-paper's CNN, :mod:`fer_helpers.visualize.chain` computes the same pictures faster (one forward
-pass per distinct image, a backward pass over receptive-field windows only); ``fast=False``
-forces automatic differentiation.
+Pairs are computed ``batch_size`` at a time in one compiled call, and inside it each pair as
+a batch of one (:func:`fer_helpers.visualize.chain.per_image`): the picture depends on
+decisions taken on the forward activations (ReLU masks, max-pooling switches, the objective
+unit), and convolution kernels may round an image's activations differently in a batch of one
+and in a larger batch, which flips near-ties. So a pair's picture, and its unit
+(:meth:`FilterGradient.units`), are the same bits whatever pairs share its batch, and equal
+the one-pair-per-pass loop. For plain conv / ReLU / max-pool chains such as the paper's CNN,
+:mod:`fer_helpers.visualize.chain` computes the same pictures faster (one forward pass per
+distinct image, a backward pass over receptive-field windows only); ``fast=False`` forces
+automatic differentiation.
 
 References
 ----------
@@ -26,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .chain import ChainBackward, chain_of
+from .chain import ChainBackward, chain_of, per_image
 from .layers import conv_layer
 from .relu import clone_with_relu
 
@@ -41,7 +45,8 @@ class FilterGradient:
     layer : str
         Name of a convolutional layer of ``model``.
     batch_size : int
-        Pairs per forward/backward pass.
+        Pairs per compiled call. Inside it each image is forwarded alone (a batch of one), so
+        the pictures do not depend on ``batch_size`` or on which pairs share a call.
     precision : {None, 'float32', 'mixed_bfloat16'}
         Compute policy of the clone; ``None`` keeps the model's own (a model trained under
         ``mixed_bfloat16`` is visualised in bfloat16, about twice as fast on AMX CPUs).
@@ -62,19 +67,36 @@ class FilterGradient:
         self.input_shape = tuple(model.input.shape[1:])
         self.batch_size = batch_size
         self._step = tf.function(self._gradients, reduce_retracing=True)
+        self._peaks = tf.function(self._units, reduce_retracing=True)
         chain = chain_of(self.feature) if fast else None
         self._chain = ChainBackward(chain, self.rule) if chain else None
         self.fast = self._chain is not None
 
-    def _gradients(self, x, filters):
+    def _maps(self, x, filters):
+        """The rectified maps of ``filters`` on ``x``, flattened row-major: ``(B, H * W)``."""
+        act = tf.nn.relu(tf.cast(self.feature(x, training=False), tf.float32))
+        a = tf.gather(act, filters[:, None], axis=3, batch_dims=1)
+        return tf.reshape(a, [tf.shape(a)[0], -1])
+
+    def _gradient(self, pair):
+        """Gradient of one pair (a batch of one) at its objective unit, the first maximum."""
+        x, filters = pair
         with tf.GradientTape() as tape:
             tape.watch(x)
-            act = tf.nn.relu(tf.cast(self.feature(x, training=False), tf.float32))
-            a = tf.gather(act, filters[:, None], axis=3, batch_dims=1)
-            a = tf.reshape(a, [tf.shape(a)[0], -1])
+            a = self._maps(x, filters)
             peak = tf.gather(a, tf.argmax(a, axis=1, output_type=tf.int32), batch_dims=1)
-            target = tf.reduce_sum(peak)
-        return tape.gradient(target, x)
+        return tape.gradient(peak, x)
+
+    def _gradients(self, x, filters):
+        return per_image(self._gradient, (x, filters), tf.float32)
+
+    def _unit(self, pair):
+        a = self._maps(*pair)
+        pos = tf.argmax(a, axis=1, output_type=tf.int32)
+        return tf.where(tf.reduce_max(a, axis=1) > 0, pos, -1)
+
+    def _units(self, x, filters):
+        return per_image(self._unit, (x, filters), tf.int32)
 
     def _as_input(self, images) -> np.ndarray:
         x = np.asarray(images, np.float32)
@@ -100,11 +122,7 @@ class FilterGradient:
         numpy.ndarray
             ``(n, H, W, C)`` float32 gradients.
         """
-        x = self._as_input(images)
-        f = np.broadcast_to(np.asarray(filters, np.int32), (len(x),))
-        if len(f) and (f.min() < 0 or f.max() >= self.n_filters):
-            raise ValueError(f"filters must be in 0..{self.n_filters - 1} for layer "
-                             f"{self.layer!r}")
+        x, f = self._pairs(images, filters)
         if self._chain is not None:
             return self._chain(x, f, self.batch_size)
         out = np.zeros(x.shape, np.float32)
@@ -113,6 +131,41 @@ class FilterGradient:
             fb = tf.constant(f[s:s + self.batch_size])
             out[s:s + self.batch_size] = self._step(xb, fb).numpy()
         return out
+
+    def units(self, images, filters) -> np.ndarray:
+        """Where each pair's objective is taken: the unit whose gradient :meth:`__call__`
+        returns.
+
+        Parameters
+        ----------
+        images, filters
+            As for :meth:`__call__`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, 2)`` int, (row, col) in the layer's activation map of the first maximum (in
+            row-major order) of the pair's rectified map; ``(-1, -1)`` where the filter does
+            not fire on the image (its picture is zero).
+        """
+        x, f = self._pairs(images, filters)
+        if self._chain is not None:
+            return self._chain.units(x, f)
+        w = int(self.feature.output.shape[2])
+        pos = np.concatenate([np.zeros(0, np.int32)] + [
+            self._peaks(tf.constant(x[s:s + self.batch_size]),
+                        tf.constant(f[s:s + self.batch_size])).numpy()
+            for s in range(0, len(x), self.batch_size)])
+        return np.where(pos[:, None] >= 0, np.stack([pos // w, pos % w], axis=1),
+                        -1).astype(np.int64)
+
+    def _pairs(self, images, filters) -> tuple[np.ndarray, np.ndarray]:
+        x = self._as_input(images)
+        f = np.broadcast_to(np.asarray(filters, np.int32), (len(x),))
+        if len(f) and (f.min() < 0 or f.max() >= self.n_filters):
+            raise ValueError(f"filters must be in 0..{self.n_filters - 1} for layer "
+                             f"{self.layer!r}")
+        return x, f
 
 
 class Saliency(FilterGradient):

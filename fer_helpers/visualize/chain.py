@@ -7,7 +7,9 @@ stacks, :class:`ChainBackward` computes the same pictures as automatic different
 less work:
 
 - the forward pass runs once per *distinct* image, recording each layer's input, instead of
-  once per (image, filter) pair;
+  once per (image, filter) pair; each image goes through it as a batch of one (see
+  :func:`per_image`), so its activations, and every choice made from them, are the bits the
+  one-pair-per-pass loop computes, whatever other images share the pass;
 - the first backward step, through the target convolution, needs no arithmetic: the gradient
   of one output unit with respect to the layer's input is the filter's kernel over the unit's
   window;
@@ -22,11 +24,60 @@ back to automatic differentiation.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from .relu import ModifiedReLU, _is_plain_relu, backward
+
+#: Images in flight at once in :func:`per_image`: one per core, at least 2 (on 2 cores, 1 was
+#: slower and 4 or 8 no faster than 2).
+PARALLEL_IMAGES = max(2, os.cpu_count() or 1)
+
+
+def per_image(fn, elems, signature):
+    """``fn`` applied to each row of ``elems`` as a batch of one, results stacked.
+
+    A gradient picture is piecewise constant in the forward activations: the ReLU masks, the
+    max-pooling switches and the objective unit are decisions (a sign, an arg-max) taken on
+    them, and a near-tie is decided by the last bit. Convolution libraries do not give an image
+    the same bits whatever batch it is in: on AVX-512 CPUs oneDNN lays the weights out plainly
+    (``cdba``) for a batch of one and in blocks of 64 output channels (``Acdb64a``) for larger
+    batches, and sums in another order (paper CNN, 48x48: up to 1.3e-6 of conv3's largest
+    activation). Between a batched pass and the one-pair-per-pass loop that flipped 0 to 4 of
+    5 to 11 million pooling switches per layer and 0 to 2 of ~75,000 objective units
+    (benchmark images, weights of seeds 0-5), and 1 to 7 of 2304 pictures differed by up to
+    1.5% of the largest gradient. A tolerance does not help (values within ``rtol`` of the
+    maximum count as tied and go to the first): it moves the decision from the tie to
+    ``max - rtol * scale``, and as many candidates lie within the noise of that boundary
+    (measured: as many flips at every ``rtol`` from 1e-6 to 1e-3). Forwarding every image
+    alone, with the operations and shapes the loop uses, gives both paths the same bits, and
+    so the same decisions.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes a structure like ``elems`` with one row (leading axis of size 1) per tensor and
+        returns tensors with a leading axis of size 1, or scalars.
+    elems : tensor or tuple of tensors
+        Rows along axis 0.
+    signature : structure of ``tf.DType``
+        The structure of ``fn``'s result, as ``tf.map_fn`` wants it.
+
+    Returns
+    -------
+    structure of tensors
+        ``fn``'s results with their size-1 axis replaced by one row per element of ``elems``
+        (scalars become vectors).
+    """
+    def one(row):
+        out = fn(tf.nest.map_structure(lambda t: t[None], row))
+        return tf.nest.map_structure(lambda t: t[0] if t.shape.rank else t, out)
+
+    return tf.map_fn(one, elems, fn_output_signature=signature,
+                     parallel_iterations=PARALLEL_IMAGES)
 
 
 def _supported(layer) -> bool:
@@ -116,29 +167,42 @@ class ChainBackward:
         self._forward = tf.function(self._record, reduce_retracing=True)
         self._backward = tf.function(self._back, reduce_retracing=True)
 
+    def _needs_input(self, i) -> bool:
+        """Whether layer ``i``'s backward step needs its forward input (or statistics of it)."""
+        return not isinstance(self.chain[i], keras.layers.Conv2D | keras.layers.Rescaling
+                              | keras.layers.Dropout)
+
+    def _inputs(self, x):
+        """Forward ``x`` through the chain: the input of each layer whose backward step needs
+        it (float32; a placeholder for the others), and the target's rectified activation."""
+        ins = []
+        for i, layer in enumerate(self.chain):
+            ins.append(tf.cast(x, tf.float32) if self._needs_input(i) else tf.zeros([]))
+            x = layer(x, training=False)
+        return ins, tf.nn.relu(tf.cast(x, tf.float32))
+
     def _record(self, x):
         """What each layer's backward step needs, and the target's rectified activation.
 
-        ReLU and max-pool layers: their input, padded so every window can be cropped from it
-        (max-pool inputs with a -inf-like value); a standardization layer: each image's
-        standard deviation; any other layer: nothing (an empty placeholder).
+        The forward pass is :meth:`_inputs` of each image alone (:func:`per_image`). Saved:
+        for ReLU and max-pool layers, their input, padded so every window can be cropped from
+        it (max-pool inputs with a -inf-like value); for a standardization layer, each image's
+        standard deviation; for any other layer, nothing (an empty placeholder).
         """
         from ..models import PerImageStandardization
 
+        ins, act = per_image(self._inputs, x, ([tf.float32] * len(self.chain), tf.float32))
         saved = []
-        for layer, pads in zip(self.chain, self.pads, strict=True):
-            xf = tf.cast(x, tf.float32)
+        for i, (layer, pads) in enumerate(zip(self.chain, self.pads, strict=True)):
             if isinstance(layer, PerImageStandardization):
-                saved.append(tf.maximum(tf.math.reduce_std(xf, axis=[1, 2, 3], keepdims=True),
-                                        layer.floor))
-            elif isinstance(layer, keras.layers.Conv2D | keras.layers.Rescaling
-                            | keras.layers.Dropout):
+                saved.append(tf.maximum(tf.math.reduce_std(ins[i], axis=[1, 2, 3],
+                                                           keepdims=True), layer.floor))
+            elif not self._needs_input(i):
                 saved.append(tf.zeros([]))
             else:
                 fill = -3.0e38 if isinstance(layer, keras.layers.MaxPooling2D) else 0.0
-                saved.append(tf.pad(xf, [(0, 0), *pads, (0, 0)], constant_values=fill))
-            x = layer(x, training=False)
-        return saved, tf.nn.relu(tf.cast(x, tf.float32))
+                saved.append(tf.pad(ins[i], [(0, 0), *pads, (0, 0)], constant_values=fill))
+        return saved, act
 
     def _crop(self, i, xp, image, rows, cols):
         (h, sr, br), (w, sc, bc) = self.windows[i]
@@ -192,31 +256,65 @@ class ChainBackward:
                                           strides=strides, padding="VALID")
         return backward(self.rule, g, x)  # a ReLU
 
+    def _passes(self, x: np.ndarray, filters: np.ndarray, images_per_pass: int):
+        """Forward the distinct images of ``x``, ``images_per_pass`` at a time; per pass yield
+        the pairs it serves, what the backward steps need, and each pair's objective unit.
+
+        Yields
+        ------
+        pairs : (P,) int
+            Indices into ``x`` / ``filters``.
+        saved : list
+            :meth:`_record`'s per-layer records of the pass's images.
+        image : (P,) int32
+            Each pair's image within the pass.
+        rows, cols : (P,) int32
+            The objective unit: the first maximum, in row-major order, of the pair's
+            rectified map.
+        alive : (P,) float32
+            1 where the filter fires on the image (its maximum is positive), else 0.
+        """
+        if not len(x):
+            return
+        flat = x.reshape(len(x), -1)
+        _, first, which = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        which = which.ravel()
+        for lo in range(0, len(first), images_per_pass):
+            n = min(images_per_pass, len(first) - lo)
+            saved, act = self._forward(tf.constant(x[first[lo:lo + n]]))
+            pairs = np.flatnonzero((which >= lo) & (which < lo + n))
+            image = (which[pairs] - lo).astype(np.int32)
+            a = tf.gather(act, tf.constant(image), axis=0)
+            a = tf.gather(a, tf.constant(filters[pairs]), axis=3, batch_dims=1)  # (P, H, W)
+            pos = tf.argmax(tf.reshape(a, [len(pairs), -1]), axis=1, output_type=tf.int32)
+            alive = tf.cast(tf.reduce_max(a, axis=[1, 2]) > 0, tf.float32).numpy()
+            pos = pos.numpy()
+            yield pairs, saved, image, pos // a.shape[2], pos % a.shape[2], alive
+
+    def units(self, x: np.ndarray, filters: np.ndarray, images_per_pass: int = 64
+              ) -> np.ndarray:
+        """``(n, 2)`` (row, col) of each pair's objective unit in the target's map; (-1, -1)
+        where the filter does not fire on the image (its picture is zero)."""
+        out = np.full((len(x), 2), -1, np.int64)
+        for pairs, _, _, rows, cols, alive in self._passes(x, filters, images_per_pass):
+            out[pairs] = np.where(alive[:, None] > 0, np.stack([rows, cols], axis=1), -1)
+        return out
+
     def __call__(self, x: np.ndarray, filters: np.ndarray, batch_size: int,
                  images_per_pass: int = 64) -> np.ndarray:
         """Pictures for pairs ``(x[k], filters[k])``; repeated images are forwarded once."""
-        flat = x.reshape(len(x), -1)
-        uniq, first, which = np.unique(flat, axis=0, return_index=True, return_inverse=True)
-        which = which.ravel()
         (h, sr, br), (w, sc, bc) = self.windows[0]
         (pr, pr2), (pc, pc2) = self.pads[0]
         canvas = np.zeros((len(x), x.shape[1] + pr + pr2, x.shape[2] + pc + pc2, x.shape[3]),
                           np.float32)
-        for lo in range(0, len(uniq), images_per_pass):
-            ids = np.arange(lo, min(lo + images_per_pass, len(uniq)))
-            saved, act = self._forward(tf.constant(x[first[ids]]))
-            pairs = np.flatnonzero((which >= lo) & (which < lo + len(ids)))
-            a = tf.gather(act, tf.constant(which[pairs] - lo), axis=0)
-            a = tf.gather(a, tf.constant(filters[pairs]), axis=3, batch_dims=1)  # (P, H, W)
-            pos = tf.argmax(tf.reshape(a, [len(pairs), -1]), axis=1, output_type=tf.int32)
-            alive = tf.cast(tf.reduce_max(a, axis=[1, 2]) > 0, tf.float32)
-            r_all, c_all = (pos // a.shape[2]).numpy(), (pos % a.shape[2]).numpy()
+        for pairs, saved, image, r_all, c_all, alive in self._passes(x, filters,
+                                                                     images_per_pass):
             for s in range(0, len(pairs), batch_size):
                 k = pairs[s:s + batch_size]
                 r, c = r_all[s:s + batch_size], c_all[s:s + batch_size]
-                g = self._backward(saved, tf.constant(which[k] - lo, tf.int32),
+                g = self._backward(saved, tf.constant(image[s:s + batch_size]),
                                    tf.constant(r), tf.constant(c), tf.constant(filters[k]),
-                                   alive[s:s + batch_size]).numpy()
+                                   tf.constant(alive[s:s + batch_size])).numpy()
                 for j, kk in enumerate(k):  # paste each window into its (padded) image
                     r0, c0 = sr * r[j] + br + pr, sc * c[j] + bc + pc
                     canvas[kk, r0:r0 + h, c0:c0 + w] = g[j]
