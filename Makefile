@@ -42,6 +42,7 @@ bench: install
 	$(PY) -m fer_helpers.bench synth
 	$(PY) -m fer_helpers.bench train
 	$(PY) -m fer_helpers.bench visualize
+	$(PY) -m fer_helpers.bench facs
 
 clean:
 	rm -rf _build book/_generated data/synthfacs artifacts

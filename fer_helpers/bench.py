@@ -4,14 +4,21 @@
 and on all cores (the latter through :func:`fer_helpers.synth.generate`'s process pool).
 
 ``python -m fer_helpers.bench visualize``: guided backpropagation for every filter of
-``conv3`` of ``paper_cnn`` (48x48) x its top-9 images, batched (the conv/ReLU/pool chain path,
-and automatic differentiation), against the plain loop of one image-filter pair per forward and
-backward pass, in one run.
+``conv3`` of ``paper_cnn`` (48x48, weights drawn with seed 0) x its top-9 images, batched (the
+conv/ReLU/pool chain path, and automatic differentiation), against the plain loop of one
+image-filter pair per forward and backward pass, in one run; pictures that differ are told
+apart by whether the two picked different objective units or the same one.
+
+``python -m fer_helpers.bench facs``: the counterfactual AU ablation of every ``conv3`` filter
+over 150 held-out SynthFACS faces, each rendered with every AU it shows removed in turn
+(renders included).
 
 ``python -m fer_helpers.bench train``: training images per second of ``paper_cnn`` (48x48):
 raw Keras ``fit`` on in-memory arrays, the project's pipeline (tf.data, augmentation,
 callbacks, per-epoch backup) in float32 and in bf16, and a large float32 matmul as the
-machine's practical peak. Epoch times exclude the first epoch (graph tracing).
+machine's practical peak, and a fold of the quick profile's size and batch
+(``small_img_s``, and ``small_vs_large``, its ratio to the large bf16 run or, without bf16,
+the float32 pipeline). Epoch times exclude the first epoch (graph tracing).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ def bench_synth(n: int = 4000, repeats: int = 3) -> dict:
     return {"benchmark": "synth", "faces_per_s": round(best, 1),
             "faces_per_s_median": round(sorted(rates)[len(rates) // 2], 1),
             "faces_per_s_one_core": round(single, 1), "n": n, "cores": cores,
-            "size": "48x48", "cpu": platform.processor() or platform.machine()}
+            "size": "48x48", "cpu": _cpu()}
 
 
 def _matmul_gflops(n: int = 4096, repeats: int = 5) -> float:
@@ -125,6 +132,25 @@ def bench_train(n: int = 3000, epochs: int = 4) -> dict:
         print(f"pipeline (tf.data + augmentation + callbacks + backup), {precision}: "
               f"{out[precision]:.0f} images/s (epochs {[round(t, 1) for t in times]} s)",
               flush=True)
+    # quick's CK+ fold: its size and batch, the same precision as the large run above
+    from .book import PROFILES
+
+    q = PROFILES["quick"]
+    small_n, small_prec = 1400, "mixed_bfloat16" if out["mixed_bfloat16"] else "float32"
+    work = tempfile.mkdtemp(prefix="fer-bench-")
+    try:
+        cfg = training.TrainConfig(epochs=epochs, precision=small_prec, batch_size=q["batch_size"],
+                                   schedule=q["schedule"])
+        res = training.fit(lambda: models.paper_cnn((48, 48, 1), 8), (x[:small_n], y[:small_n]),
+                           (val[0][:250], val[1][:250]), cfg, work, quiet=True)
+        times = res.history["seconds"].tolist()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    small = small_n * (len(times) - 1) / sum(times[1:])
+    large = out["mixed_bfloat16"] or out["float32"]
+    print(f"quick-sized fold ({small_n} images, batch {q['batch_size']}, {small_prec}): "
+          f"{small:.0f} images/s (epochs {[round(t, 1) for t in times]} s), "
+          f"{small / large:.2f} of the large run", flush=True)
     training.set_precision("float32")
     flops = models.forward_flops(models.paper_cnn((48, 48, 1), 8))
     gflops = out["float32"] * 3 * flops / 1e9  # training step ~ 3x the forward pass
@@ -138,17 +164,59 @@ def bench_train(n: int = 3000, epochs: int = 4) -> dict:
             "bf16_speedup": None if bf16 is None else round(bf16 / out["float32"], 2),
             "gflops": round(gflops, 1), "peak_gflops": round(peak, 1),
             "raw_bf16_img_s": round(raws["mixed_bfloat16"], 1) if bf16 is not None else None,
-            "images": n, "epochs_timed": epochs - 1, "size": "48x48", "batch": 64}
+            "small_img_s": round(small, 1), "small_vs_large": round(small / large, 3),
+            "images": n, "epochs_timed": epochs - 1, "size": "48x48", "batch": 64,
+            "cpu": _cpu()}
+
+
+def _cpu() -> str:
+    """The CPU's model name and whether it has AMX / AVX-512 (from /proc/cpuinfo)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
+                 if ln.startswith("model name")), platform.machine())
+    flags = [f for f in ("amx_bf16", "avx512f", "avx2") if f" {f}" in info]
+    return f"{name} ({', '.join(flags) or 'no AVX2'})"
+
+
+def bench_facs(n_faces: int = 150) -> dict:
+    """Seconds for the counterfactual ablation of every conv3 filter x 17 AUs x ``n_faces``
+    held-out faces, renders included."""
+    from . import models
+    from .facs import ablation
+    from .synth import counterfactual_set
+
+    model = models.paper_cnn((48, 48, 1), 8)
+    counterfactual_set(8, seed=99, n_jobs=1)  # warm-up: imports, caches
+    t = time.perf_counter()
+    cset = counterfactual_set(n_faces, seed=0, size=48)
+    t_render = time.perf_counter() - t
+    t1 = time.perf_counter()
+    abl = ablation(model, cset, "conv3")
+    t_abl = time.perf_counter() - t1
+    seconds = time.perf_counter() - t
+    print(f"{cset.renders} renders ({n_faces} held-out faces, each AU removed in turn): "
+          f"{t_render:.2f} s; ablation of {abl.effect.shape[0]} conv3 filters x "
+          f"{abl.effect.shape[1]} AUs: {t_abl:.2f} s")
+    return {"benchmark": "facs", "seconds": round(seconds, 3), "renders": int(cset.renders),
+            "renders_per_s": round(cset.renders / t_render, 1),
+            "render_seconds": round(t_render, 3), "ablation_seconds": round(t_abl, 3),
+            "faces": n_faces, "filters": int(abl.effect.shape[0]),
+            "aus": int(abl.effect.shape[1]), "layer": "conv3", "size": "48x48", "cpu": _cpu()}
 
 
 def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
     """Seconds for guided backprop of all conv3 filters x top-``top`` images."""
+    import keras
     import numpy as np
 
     from . import models, visualize
     from .synth import generate
 
     faces = generate(n_images, "fer2013", seed=0).images
+    keras.utils.set_random_seed(0)  # the same weights, hence the same pairs, on every run
     model = models.paper_cnn((48, 48, 1), 8)
     t = time.perf_counter()
     best = visualize.TopActivations(model, "conv3", n=top)(faces)
@@ -172,7 +240,7 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
         out = gb(images, filters)
         timing[precision] = time.perf_counter() - t
         if precision == "float32":
-            batched = out
+            batched, fast = out, gb
         print(f"guided backprop, {len(filters)} pairs batched ("
               f"{'conv/ReLU/pool chain path' if gb.fast else 'automatic differentiation'}), "
               f"{precision}: {timing[precision]:.2f} s", flush=True)
@@ -190,33 +258,45 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
     t = time.perf_counter()
     loop = np.concatenate([single(images[i:i + 1], filters[i]) for i in range(len(filters))])
     loop_seconds = time.perf_counter() - t
-    # oneDNN's multi-threaded float32 reductions are not bit-reproducible, and guided
-    # backprop's gate (upstream gradient > 0) is discontinuous at 0: float noise can open or
-    # close a gate where the upstream gradient is ~0, changing a few pictures slightly, and
-    # which ones changes from run to run. So "the same" means within 1% of the largest value.
+    # Both paths take every decision (ReLU masks, pooling switches, the objective unit) on
+    # each image's own forward pass as a batch of one, so they agree bit for bit on those, and
+    # the pictures differ only by the rounding of the backward sums (~1e-6). A pair over 1e-4
+    # means a decision differed: a different unit, or the same unit and different switches.
     diff = np.abs(batched - loop).max(axis=(1, 2, 3)) / max(float(np.abs(loop).max()), 1e-30)
-    same = bool(diff.max() < 1e-2)
+    over = np.flatnonzero(diff > 1e-4)
+    units = fast.units(images[over], filters[over])
+    loop_units = np.concatenate([np.zeros((0, 2), np.int64)] + [
+        single.units(images[k:k + 1], filters[k]) for k in over])
+    unit_differs = (units != loop_units).any(axis=1)
+    same = bool(len(over) == 0)
     print(f"one pair per pass, automatic differentiation: {loop_seconds:.2f} s; largest "
-          f"difference {diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())} "
-          f"({int((diff > 1e-4).sum())} pairs over 1e-4)")
+          f"difference {diff.max():.2e} of the largest gradient, in pair {int(diff.argmax())}; "
+          f"{len(over)} pairs over 1e-4: {int(unit_differs.sum())} with another unit, "
+          f"{int((~unit_differs).sum())} with the same unit"
+          + "".join(f"\n  pair {k} (filter {filters[k]}): unit {u.tolist()} batched, "
+                    f"{v.tolist()} one by one, difference {diff[k]:.2e}"
+                    for k, u, v in zip(over, units, loop_units, strict=True)))
     return {"benchmark": "visualize", "seconds": round(seconds, 3),
             "loop_seconds": round(loop_seconds, 3), "speedup": round(loop_seconds / seconds, 2),
             "autodiff_batched_seconds": round(auto_seconds, 3),
             "pairs": int(len(filters)), "top_n_seconds": round(t_top, 3),
             "seconds_bf16": round(timing["mixed_bfloat16"], 3) if len(timing) > 1 else None,
             "batched_equals_loop": same, "max_rel_diff": float(f"{diff.max():.3g}"),
-            "layer": "conv3", "size": "48x48"}
+            "pairs_over_1e-4": len(over), "other_unit": int(unit_differs.sum()),
+            "layer": "conv3", "size": "48x48", "cpu": _cpu()}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_helpers.bench")
-    p.add_argument("what", choices=["synth", "train", "visualize"])
+    p.add_argument("what", choices=["synth", "train", "visualize", "facs"])
     p.add_argument("--n", type=int, default=None, help="number of images")
     a = p.parse_args(argv)
     if a.what == "synth":
         result = bench_synth(a.n or 4000)
     elif a.what == "visualize":
         result = bench_visualize(a.n or 512)
+    elif a.what == "facs":
+        result = bench_facs(a.n or 150)
     else:
         result = bench_train(a.n or 3000)
     print(json.dumps(result))

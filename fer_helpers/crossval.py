@@ -73,6 +73,7 @@ class CVResult:
     config: dict
     folds: list[FoldResult]
     path: Path
+    splits: list = field(default_factory=list, repr=False)  # (fit, val, test) per fold
 
     def table(self) -> pd.DataFrame:
         """Per-fold accuracy, selected epoch and sizes."""
@@ -120,25 +121,62 @@ class CVResult:
         return pd.concat([f.history.assign(fold=f.fold) for f in self.folds], ignore_index=True)
 
 
-def _run_fold(ds, fold, fit_idx, val_idx, test_idx, model_name, config, workdir, quiet):
+#: What a network is trained to predict (see :func:`train_or_load`).
+TARGETS = ("emotion", "shuffled", "au")
+
+
+def _targets(ds: FaceDataset, target: str, fit_idx, val_idx, seed: int):
+    """(fit labels, val labels) for ``target``."""
+    if target == "au":
+        if ds.au_presence is None:
+            raise ValueError("target 'au' needs AU codes (CK+ FACS files or SynthFACS)")
+        y = ds.au_presence.astype(np.float32)
+        return y[fit_idx], y[val_idx]
+    if target == "emotion":
+        return ds.labels[fit_idx], ds.labels[val_idx]
+    # shuffled: labels permuted over groups of images that share one (a sequence's peak
+    # frames, its neutral frame), so near-identical frames keep a common, random label
+    rng = np.random.default_rng([seed, 17])
+    out = []
+    for idx in (fit_idx, val_idx):
+        seq = [f"{Path(str(p)).parent}|{y}" for p, y in zip(ds.paths[idx], ds.labels[idx],
+                                                             strict=True)]
+        groups, first, inverse = np.unique(seq, return_index=True, return_inverse=True)
+        out.append(rng.permutation(ds.labels[idx][first])[inverse])
+    return out[0], out[1]
+
+
+def _run_fold(ds, fold, fit_idx, val_idx, test_idx, model_name, config, workdir, quiet,
+              target="emotion"):
     shape = ds.images.shape[1:] if ds.images.ndim == 4 else (*ds.images.shape[1:], 1)
-    n_classes = len(ds.label_space)
-    res = training.fit(lambda: models.build(model_name, shape, n_classes),
-                       (ds.images[fit_idx], ds.labels[fit_idx]),
-                       (ds.images[val_idx], ds.labels[val_idx]), config, workdir,
-                       label=f"{model_name} fold {fold}: ", quiet=quiet)
+    y_fit, y_val = _targets(ds, target, fit_idx, val_idx, config.seed)
+    au = target == "au"
+    n_out = y_fit.shape[1] if au else len(ds.label_space)
+    res = training.fit(lambda: models.build(model_name, shape, n_out,
+                                            "sigmoid" if au else "softmax"),
+                       (ds.images[fit_idx], y_fit), (ds.images[val_idx], y_val), config,
+                       workdir, label=f"{model_name} fold {fold}: ", quiet=quiet,
+                       loss="binary_crossentropy" if au else "sparse_categorical_crossentropy",
+                       select="last" if target == "shuffled" else "val")
     prob = res.model.predict(training.as_input(ds.images[test_idx]), batch_size=256, verbose=0)
-    y_pred = prob.argmax(axis=1)
-    y_true = ds.labels[test_idx]
+    if au:  # mean per-AU accuracy (the paper's AU metric); no emotion prediction
+        y_true = ds.au_presence[test_idx].astype(int)
+        y_pred = (prob >= 0.5).astype(int)
+        accuracy = float((y_pred == y_true).mean())
+    else:
+        y_pred = prob.argmax(axis=1)
+        y_true = ds.labels[test_idx]
+        accuracy = float((y_pred == y_true).mean())
     subjects = sorted(set(ds.subjects[test_idx])) if ds.subjects is not None else []
-    out = FoldResult(fold, float((y_pred == y_true).mean()), res.best_epoch,
+    out = FoldResult(fold, accuracy, res.best_epoch,
                      res.best_val_accuracy, len(fit_idx), len(val_idx), len(test_idx),
                      y_true, y_pred, subjects, workdir / "best.keras", res.history)
     write_text(workdir / "result.json", json.dumps({
         "fold": fold, "accuracy": out.accuracy, "best_epoch": out.best_epoch,
         "best_val_accuracy": out.best_val_accuracy, "n_train": out.n_train,
         "n_val": out.n_val, "n_test": out.n_test, "y_true": y_true.tolist(),
-        "y_pred": y_pred.tolist(), "test_subjects": subjects, "precision": res.precision}))
+        "y_pred": y_pred.tolist(), "test_subjects": subjects, "precision": res.precision},
+        allow_nan=True))
     return out, res.precision
 
 
@@ -150,12 +188,20 @@ def _load_fold(workdir: Path) -> tuple[FoldResult, str]:
                       training.read_log(workdir / "log.csv")), r["precision"]
 
 
-def splits(ds: FaceDataset, protocol: str, n_folds: int, config: training.TrainConfig):
+def labelled(ds: FaceDataset) -> FaceDataset:
+    """The rows with an emotion label (what :func:`train_or_load` trains and tests on)."""
+    keep = np.flatnonzero(ds.labels >= 0)
+    return ds if len(keep) == len(ds) else ds.subset(keep)
+
+
+def splits(ds: FaceDataset, protocol: str, n_folds: int, config: training.TrainConfig,
+           split_seed: int = 0):
     """(fit, val, test) index triples of a protocol.
 
     ``'subject-kfold'``: subject-disjoint folds (stratified by label); validation subjects
     drawn from each fold's training side. ``'official'``: FER2013's Usage splits (fit on
-    Training, select on PublicTest, test on PrivateTest).
+    Training, select on PublicTest, test on PrivateTest). The folds depend on ``split_seed``
+    only, so runs with different ``config.seed`` (weights, shuffling) share their folds.
     """
     if protocol == "official":
         if ds.split is None:
@@ -168,33 +214,43 @@ def splits(ds: FaceDataset, protocol: str, n_folds: int, config: training.TrainC
     if ds.subjects is None:
         raise ValueError("subject-disjoint folds need subject ids (this dataset has none)")
     out = []
-    for train_idx, test_idx in subject_kfold(ds.subjects, n_folds, ds.labels, config.seed):
+    for train_idx, test_idx in subject_kfold(ds.subjects, n_folds, ds.labels, split_seed):
         fit_idx, val_idx = subject_holdout(train_idx, ds.subjects, config.val_fraction,
-                                           config.seed)
+                                           split_seed)
         out.append((fit_idx, val_idx, test_idx))
     return out
 
 
 def train_or_load(ds: FaceDataset, model_name: str, config: training.TrainConfig,
                   artifacts, protocol: str = "subject-kfold", n_folds: int = 10,
-                  data: str = "", max_folds: int | None = None, quiet: bool = False
-                  ) -> CVResult:
+                  data: str = "", max_folds: int | None = None, quiet: bool = False,
+                  target: str = "emotion", split_seed: int = 0) -> CVResult:
     """Cross-validate ``model_name`` on ``ds``, or load the finished run with the same key.
 
-    The key covers the model, the config, the protocol and folds, the data fingerprint and
-    :func:`code_version`. An unfinished run resumes fold by fold (and inside a fold, epoch
-    by epoch). ``max_folds`` runs only the first folds of the ``n_folds``-fold split.
+    The key covers the model, the config, the target, the protocol and folds, the data
+    fingerprint and :func:`code_version`. An unfinished run resumes fold by fold (and inside
+    a fold, from its last backup). ``max_folds`` runs only the first folds of the
+    ``n_folds``-fold split.
+
+    ``target``: ``"emotion"`` (the labels); ``"shuffled"`` (the labels permuted over each
+    fold's training side, the last epoch kept: a network that can only memorise); ``"au"``
+    (AU presence, one sigmoid per AU: the positive control of chapter 4; its fold
+    "accuracy" is the mean per-AU accuracy).
     """
-    labeled = np.flatnonzero(ds.labels >= 0)
-    if len(labeled) < len(ds):
-        ds = ds.subset(labeled)
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    ds = labelled(ds)
     key_src = {"model": model_name, "config": config.to_dict(), "protocol": protocol,
                "n_folds": n_folds, "max_folds": max_folds, "data": fingerprint(ds),
-               "code": code_version()}
+               "code": code_version(),
+               **({"target": target} if target != "emotion" else {}),
+               **({"split_seed": split_seed} if split_seed else {})}
     key = hashlib.sha256(json.dumps(key_src, sort_keys=True).encode()).hexdigest()[:12]
-    path = Path(artifacts) / f"{model_name}-{protocol}-{key}"
+    kind = model_name if target == "emotion" else f"{model_name}-{target}"
+    path = Path(artifacts) / f"{kind}-{protocol}-{key}"
     folds, precision = [], None
-    for k, (fit_idx, val_idx, test_idx) in enumerate(splits(ds, protocol, n_folds, config)):
+    triples = splits(ds, protocol, n_folds, config, split_seed)
+    for k, (fit_idx, val_idx, test_idx) in enumerate(triples):
         if max_folds is not None and k >= max_folds:
             break
         workdir = path / f"fold{k}"
@@ -202,14 +258,14 @@ def train_or_load(ds: FaceDataset, model_name: str, config: training.TrainConfig
             fold, precision = _load_fold(workdir)
             folds.append(fold)
             if not quiet:
-                print(f"{model_name} fold {k}: loaded ({folds[-1].accuracy:.3f})")
+                print(f"{kind} fold {k}: loaded ({folds[-1].accuracy:.3f})")
             continue
         fold, precision = _run_fold(ds, k, fit_idx, val_idx, test_idx, model_name, config,
-                                    workdir, quiet)
+                                    workdir, quiet, target)
         folds.append(fold)
     write_text(path / "summary.json", json.dumps({**key_src, "key": key,
                                                   "precision": precision, "data_name": data,
                                                   "accuracies": [f.accuracy for f in folds]},
                                                  indent=1))
     return CVResult(model_name, data, ds.label_space, protocol, precision, config.to_dict(),
-                    folds, path)
+                    folds, path, triples[:len(folds)])

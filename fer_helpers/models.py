@@ -55,7 +55,8 @@ class PerImageStandardization(layers.Layer):
 
 
 def _cnn(name: str, input_shape, n_classes: int, dense: int, use_bias: bool,
-         conv_dropout: float, dense_dropout: float) -> keras.Model:
+         conv_dropout: float, dense_dropout: float, activation: str = "softmax"
+         ) -> keras.Model:
     inp = keras.Input(shape=tuple(input_shape), name="image")
     # statistics of 0-255 pixels in float32, also under mixed precision
     x = PerImageStandardization(name="standardize", dtype="float32")(inp)
@@ -71,36 +72,38 @@ def _cnn(name: str, input_shape, n_classes: int, dense: int, use_bias: bool,
     if dense_dropout:
         x = layers.Dropout(dense_dropout, name="dropout_fc")(x)
     # the output stays float32 under mixed precision, so softmax is computed in float32
-    out = layers.Dense(n_classes, activation="softmax", use_bias=use_bias, dtype="float32",
+    out = layers.Dense(n_classes, activation=activation, use_bias=use_bias, dtype="float32",
                        name="output")(x)
     return keras.Model(inp, out, name=name)
 
 
-def paper_cnn(input_shape=(48, 48, 1), n_classes: int = 8) -> keras.Model:
+def paper_cnn(input_shape=(48, 48, 1), n_classes: int = 8, activation: str = "softmax"
+              ) -> keras.Model:
     """Breuer & Kimmel's CNN.
 
     Three blocks of [Conv 5x5 'same', ReLU, MaxPool 2x2] with 64, 128 and 256 filters;
-    Dropout 0.25 after the last block; Dense 512 + ReLU; Dropout 0.5; Dense softmax.
+    Dropout 0.25 after the last block; Dense 512 + ReLU; Dropout 0.5; Dense softmax
+    (``activation="sigmoid"`` for independent outputs, e.g. one per action unit).
     """
-    return _cnn("paper_cnn", input_shape, n_classes, 512, True, 0.25, 0.5)
+    return _cnn("paper_cnn", input_shape, n_classes, 512, True, 0.25, 0.5, activation)
 
 
-def zero_bias_cnn(input_shape=(48, 48, 1), n_classes: int = 8, dropout: bool = True
-                  ) -> keras.Model:
+def zero_bias_cnn(input_shape=(48, 48, 1), n_classes: int = 8, dropout: bool = True,
+                  activation: str = "softmax") -> keras.Model:
     """Khorrami et al.'s zero-bias CNN: the same three conv blocks, no bias terms anywhere,
     a 300-unit dense layer. ``dropout`` gives their "(d)" variant (0.25 / 0.5 as above)."""
     return _cnn("zero_bias_cnn", input_shape, n_classes, 300, False,
-                0.25 if dropout else 0.0, 0.5 if dropout else 0.0)
+                0.25 if dropout else 0.0, 0.5 if dropout else 0.0, activation)
 
 
 MODELS = {"paper_cnn": paper_cnn, "zero_bias_cnn": zero_bias_cnn}
 
 
-def build(name: str, input_shape, n_classes: int) -> keras.Model:
+def build(name: str, input_shape, n_classes: int, activation: str = "softmax") -> keras.Model:
     """Build a model of :data:`MODELS` by name."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
-    return MODELS[name](input_shape=input_shape, n_classes=n_classes)
+    return MODELS[name](input_shape=input_shape, n_classes=n_classes, activation=activation)
 
 
 def forward_flops(model: keras.Model) -> int:

@@ -2,18 +2,21 @@
 
 - Adam, lr 1e-3, with the paper's ``decay=1e-5`` as Keras 2 applied it:
   ``lr_t = lr / (1 + decay * iterations)`` (Keras 3's ``InverseTimeDecay`` with
-  ``decay_steps=1`` is exactly that).
+  ``decay_steps=1`` is exactly that). Profiles with a small epoch budget may use a one-cycle
+  schedule instead (``schedule="one-cycle"``); the book says so beside their numbers.
 - Augmentation with Keras preprocessing layers inside the ``tf.data`` pipeline.
 - Model selection on a validation set taken from the *training* subjects only; the test
   data never reaches :func:`fit`.
-- Resume: Keras' ``BackupAndRestore`` restores weights, optimiser and epoch after a killed
-  run; the per-epoch log and the best checkpoint live beside it, written atomically.
+- Resume: :class:`TimedBackup` saves weights, optimiser state, the epoch and the best
+  weights so far on a time budget (a killed run repeats at most ``backup_every`` seconds or
+  one epoch of training, whichever is more); the per-epoch log lives beside it.
 - ``mixed_bfloat16`` where the hardware runs it fast (AMX / AVX512-BF16 CPUs, Ampere+ GPUs).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,19 +103,44 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     decay: float = 1e-5  # Keras 2 "decay": lr / (1 + decay * iterations)
-    augmentation: Augmentation = field(default_factory=Augmentation)
+    augmentation: Augmentation | None = field(default_factory=Augmentation)
     val_fraction: float = 0.15  # of the training subjects, for model selection
     seed: int = 0
     precision: str = "auto"
+    schedule: str = "paper"  # "paper" (lr, Keras-2 decay) or "one-cycle" (peak_lr)
+    peak_lr: float = 3e-3  # one-cycle only
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The optimiser in words, for the tables beside the numbers."""
+        if self.schedule == "paper":
+            return (f"Adam, lr {self.learning_rate:g}, decay {self.decay:g} (the paper's), "
+                    f"batch {self.batch_size}, {self.epochs} epochs")
+        return (f"Adam, one-cycle schedule (warm-up to {self.peak_lr:g}, cosine to 0; not the "
+                f"paper's), batch {self.batch_size}, {self.epochs} epochs")
 
-def optimizer(config: TrainConfig) -> keras.optimizers.Adam:
-    """Adam with the paper's learning rate and Keras-2-style decay."""
-    schedule = keras.optimizers.schedules.InverseTimeDecay(
-        config.learning_rate, decay_steps=1, decay_rate=config.decay)
+
+def optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Adam:
+    """Adam with the configured learning-rate schedule.
+
+    ``"paper"``: lr with Keras-2-style decay, ``lr / (1 + decay * step)``.
+    ``"one-cycle"``: a linear warm-up from ``peak_lr / 25`` to ``peak_lr`` over the first 30 %
+    of the steps, then a cosine decay to 0 (Keras' ``CosineDecay`` with warm-up; Smith &
+    Topin 2019 without the momentum cycle). It needs ``steps_per_epoch``.
+    """
+    if config.schedule == "paper":
+        schedule = keras.optimizers.schedules.InverseTimeDecay(
+            config.learning_rate, decay_steps=1, decay_rate=config.decay)
+    elif config.schedule == "one-cycle":
+        total = max(1, config.epochs * steps_per_epoch)
+        warm = max(1, int(0.3 * total))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.peak_lr / 25, decay_steps=max(1, total - warm), alpha=0.0,
+            warmup_target=config.peak_lr, warmup_steps=warm)
+    else:
+        raise ValueError(f"schedule must be 'paper' or 'one-cycle', got {config.schedule!r}")
     return keras.optimizers.Adam(learning_rate=schedule)
 
 
@@ -125,7 +153,9 @@ def as_input(images: np.ndarray) -> np.ndarray:
 def dataset(images, labels, batch_size: int, augment: Augmentation | None = None,
             shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
     """A batched ``tf.data`` pipeline; augmentation runs on batches, in parallel."""
-    ds = tf.data.Dataset.from_tensor_slices((as_input(images), np.asarray(labels, np.int32)))
+    labels = np.asarray(labels)  # codes (n,) or multi-hot (n, k) targets
+    labels = labels.astype(np.int32 if labels.ndim == 1 else np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((as_input(images), labels))
     if shuffle:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
@@ -137,36 +167,111 @@ def dataset(images, labels, batch_size: int, augment: Augmentation | None = None
 
 
 # ------------------------------------------------------------------------------ callbacks
-class BestCheckpoint(keras.callbacks.Callback):
-    """Keep the weights of the best epoch by validation accuracy, saved atomically.
+class TimedBackup(keras.callbacks.Callback):
+    """Resume state on a time budget, plus the best epoch's weights (kept in memory).
 
-    Unlike ``ModelCheckpoint`` it never leaves a half-written file, and it starts from the
-    best value already logged, so a resumed run does not forget the earlier best epoch.
-    Only weights are written per epoch (no optimizer state: a third of the bytes); the
-    full ``.keras`` model is written once, by :func:`fit`, at the end.
+    At an epoch's end the model (weights and optimiser state) is saved unless the *next*
+    epoch will also end within ``every`` seconds of the last save. So a killed run repeats
+    at most ``every`` seconds or one epoch of training, whichever is more (epochs of steady
+    length). Each save is a new pair of files, and ``latest.json`` (replaced atomically)
+    names the pair in force: a kill at any moment leaves a whole backup or the one before.
+
+    The best epoch by ``monitor`` (higher is better) is tracked in memory; its weights go
+    to disk with each backup and are put into the model by :meth:`restore_best`.
+    ``monitor=None`` keeps the last epoch.
     """
 
-    def __init__(self, path: Path, best: float = -np.inf, best_epoch: int = -1):
+    def __init__(self, folder: Path, every: float = 30.0, monitor: str | None = "val_accuracy",
+                 clock=time.monotonic):
         super().__init__()
-        self.path, self.best, self.best_epoch = Path(path), best, best_epoch
+        self.folder, self.every, self.monitor, self.clock = Path(folder), every, monitor, clock
+        self.best, self.best_epoch, self.best_weights = -np.inf, -1, None
+        self.saves: list[int] = []  # epochs saved in this process (for tests)
+
+    # -- resume
+    def load(self, build_and_compile):
+        """(model, first epoch to run) from the latest backup, or a fresh model and 0."""
+        latest = self.folder / "latest.json"
+        if not latest.is_file():
+            return build_and_compile(), 0
+        info = json.loads(latest.read_text())
+        model = keras.saving.load_model(self.folder / info["model"])  # optimiser state too
+        self.best, self.best_epoch = info["best"], info["best_epoch"]
+        if info.get("best_weights"):
+            with np.load(self.folder / info["best_weights"]) as f:
+                self.best_weights = [f[f"w{i}"] for i in range(len(f.files))]
+        return model, info["epoch"] + 1
+
+    # -- training
+    def on_train_begin(self, logs=None):
+        self._last = self.clock()
+        self._epoch_t = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_t = self.clock()
 
     def on_epoch_end(self, epoch, logs=None):
-        acc = (logs or {}).get("val_accuracy")
-        if acc is not None and acc > self.best:
-            self.best, self.best_epoch = float(acc), int(epoch)
-            with atomic_path(self.path) as tmp:  # tmp keeps the .weights.h5 suffix Keras needs
-                self.model.save_weights(tmp)
+        value = (logs or {}).get(self.monitor) if self.monitor else epoch
+        if value is not None and value > self.best:
+            self.best, self.best_epoch = float(value), int(epoch)
+            self.best_weights = [np.array(w) for w in self.model.get_weights()]
+        now = self.clock()
+        if (now - self._last) + (now - self._epoch_t) > self.every:
+            self.save(epoch)
+            self._last = now
+
+    def save(self, epoch: int) -> None:
+        """Write the backup of ``epoch``, then point ``latest.json`` at it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        model_name, best_name = f"state-{epoch}.keras", f"best-{epoch}.npz"
+        with atomic_path(self.folder / model_name) as tmp:
+            self.model.save(tmp)
+        if self.best_weights is not None:
+            with atomic_path(self.folder / best_name) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+        info = {"epoch": int(epoch), "model": model_name,
+                "best_weights": best_name if self.best_weights is not None else None,
+                "best": self.best, "best_epoch": self.best_epoch}
+        with atomic_path(self.folder / "latest.json") as tmp:
+            tmp.write_text(json.dumps(info))
+        for old in self.folder.glob("*-*.*"):
+            if old.name not in (model_name, best_name):
+                old.unlink(missing_ok=True)
+        self.saves.append(int(epoch))
+
+    def restore_best(self, model: keras.Model) -> None:
+        """Put the best epoch's weights into ``model``."""
+        if self.best_weights is not None:
+            model.set_weights(self.best_weights)
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Append one CSV row per epoch (atomically rewriting the file) and print a short line."""
+    """One CSV row per epoch (the file rewritten atomically), and a progress bar.
+
+    The bar (tqdm) shows in JupyterLab and terminals; under the book's headless runner, or
+    with ``quiet``, nothing is printed: the chapter shows one table per fold instead.
+    """
 
     def __init__(self, path: Path, label: str = "", quiet: bool = False):
         super().__init__()
         self.path, self.label, self.quiet = Path(path), label, quiet
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from .book import headless
+
+        if not self.quiet and not headless():
+            from tqdm.auto import tqdm
+
+            total = self.params.get("epochs")
+            self.bar = tqdm(total=total, desc=self.label.rstrip(": ") or "training",
+                            unit="epoch", leave=False)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t = time.perf_counter()
+        if self.bar is not None and self.bar.n < epoch:
+            self.bar.update(epoch - self.bar.n)  # resumed run
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
@@ -175,11 +280,14 @@ class EpochLog(keras.callbacks.Callback):
         log = pd.concat([old[old["epoch"] < epoch], pd.DataFrame([row])], ignore_index=True)
         with atomic_path(self.path) as tmp:
             log.to_csv(tmp, index=False)
-        if not self.quiet:
-            print(f"{self.label}epoch {epoch + 1}: loss {row.get('loss', np.nan):.3f} "
-                  f"acc {row.get('accuracy', np.nan):.3f} "
-                  f"val_acc {row.get('val_accuracy', np.nan):.3f} ({row['seconds']:.1f} s)",
-                  flush=True)
+        if self.bar is not None:
+            self.bar.set_postfix(acc=f"{row.get('accuracy', np.nan):.3f}",
+                                 val_acc=f"{row.get('val_accuracy', np.nan):.3f}")
+            self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def read_log(path: Path) -> pd.DataFrame:
@@ -198,13 +306,14 @@ class FitResult:
     model: keras.Model
     history: pd.DataFrame  # one row per epoch: loss, accuracy, val_loss, val_accuracy, ...
     best_epoch: int  # 0-based epoch whose weights ``model`` holds
-    best_val_accuracy: float
+    best_val_accuracy: float  # the selection value (NaN when the last epoch is kept)
     precision: str
 
 
 def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
         config: TrainConfig, workdir, label: str = "", quiet: bool = False,
-        extra_callbacks=()) -> FitResult:
+        extra_callbacks=(), loss: str = "sparse_categorical_crossentropy",
+        select: str = "val", backup_every: float = 30.0) -> FitResult:
     """Train ``build_model()`` on ``train``, select the epoch on ``val``; resumable.
 
     Parameters
@@ -215,43 +324,56 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
         ``val`` must come from the training side (e.g. :func:`subject_holdout`); it picks
         the epoch whose weights are returned.
     workdir : path
-        Holds ``log.csv``, ``best.keras`` and Keras' backup. Re-running with the same
-        ``workdir`` after a crash resumes at the next epoch; a finished run
+        Holds ``log.csv``, ``best.keras`` and the backup. Re-running with the same
+        ``workdir`` after a crash resumes from the last backup; a finished run
         (``done.json``) is loaded, not retrained.
+    loss : str
+        ``"sparse_categorical_crossentropy"`` (emotion codes) or ``"binary_crossentropy"``
+        (multi-hot labels, e.g. AU presence); "accuracy" follows the loss.
+    select : {"val", "last"}
+        Keep the epoch with the best validation accuracy, or the last epoch (for a control
+        trained to fit its training set, where validation means nothing).
+    backup_every : float
+        Seconds of training a kill may cost at most (or one epoch, if longer).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     precision = set_precision(config.precision)
     done, best_path, log_path = workdir / "done.json", workdir / "best.keras", workdir / "log.csv"
-    best_weights = workdir / "best.weights.h5"
     if done.is_file():
         info = json.loads(done.read_text())
         return FitResult(keras.saving.load_model(best_path), read_log(log_path),
                          info["best_epoch"], info["best_val_accuracy"], info["precision"])
+    if select not in ("val", "last"):
+        raise ValueError(f"select must be 'val' or 'last', got {select!r}")
     keras.utils.set_random_seed(config.seed)
-    model = build_model()
-    model.compile(optimizer=optimizer(config), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    log = read_log(log_path)
-    best = BestCheckpoint(best_weights)
-    if len(log) and "val_accuracy" in log:
-        i = int(log["val_accuracy"].idxmax())
-        best.best, best.best_epoch = float(log.loc[i, "val_accuracy"]), int(log.loc[i, "epoch"])
+    steps = -(-len(train[1]) // config.batch_size)
+
+    def build_and_compile():
+        m = build_model()
+        m.compile(optimizer=optimizer(config, steps), loss=loss, metrics=["accuracy"])
+        return m
+
+    backup = TimedBackup(workdir / "backup", backup_every,
+                         monitor="val_accuracy" if select == "val" else None)
+    model, initial_epoch = backup.load(build_and_compile)
     train_ds = dataset(*train, config.batch_size, config.augmentation, shuffle=True,
-                       seed=config.seed)
-    val_ds = dataset(*val, config.batch_size)
-    callbacks = [EpochLog(log_path, label, quiet), best, *extra_callbacks,
-                 # last, so everything above is on disk before the epoch counts as done
-                 keras.callbacks.BackupAndRestore(str(workdir / "backup"),
-                                                  double_checkpoint=True)]
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-              callbacks=callbacks)
-    model.load_weights(best_weights)
+                       seed=config.seed + initial_epoch)
+    val_ds = dataset(*val, 256)
+    callbacks = [EpochLog(log_path, label, quiet), *extra_callbacks,
+                 backup]  # last, so the log is on disk before the epoch counts as saved
+    if initial_epoch < config.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
+                  shuffle=False, callbacks=callbacks, initial_epoch=initial_epoch)
+    backup.restore_best(model)
     with atomic_path(best_path) as tmp:
         model.save(tmp)
-    info = {"best_epoch": best.best_epoch, "best_val_accuracy": best.best,
-            "precision": precision, "epochs": config.epochs}
+    info = {"best_epoch": backup.best_epoch,
+            "best_val_accuracy": backup.best if select == "val" else float("nan"),
+            "precision": precision, "epochs": config.epochs, "select": select}
     with atomic_path(done) as tmp:
         tmp.write_text(json.dumps(info))
-    return FitResult(keras.saving.load_model(best_path), read_log(log_path), best.best_epoch,
-                     best.best, precision)
+    shutil.rmtree(workdir / "backup", ignore_errors=True)
+    log = read_log(log_path)
+    return FitResult(model, log[log["epoch"] < config.epochs].reset_index(drop=True),
+                     info["best_epoch"], info["best_val_accuracy"], precision)

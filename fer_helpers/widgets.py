@@ -8,6 +8,7 @@ import cv2
 import ipywidgets as widgets
 import numpy as np
 
+from .book import headless
 from .plotting import tile
 
 
@@ -36,10 +37,19 @@ def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
 
     It recomputes pictures in Python on every change, so it works in a live kernel only; the
     published book shows the static explorer of :func:`fer_helpers.plotting.picture_explorer`.
-    Keep it off book pages with formulas: the ipywidgets HTML manager renders a saved
-    ``Output`` widget with MathJax 2's ``MathJax.Hub.Queue``, which the book's MathJax 3 lacks.
+
+    Under the book's headless runner (:func:`fer_helpers.book.headless`) it builds no widget
+    and returns a note saying where it works. The live explorer draws through an ``Output``
+    widget, and executing ``Output``-widget capture headless can leave nbclient waiting for
+    ever on an idle kernel (jupyter/nbclient#312, papermill#723; seen here in 1 of 4 runs on busy
+    cores). A widget nobody can move has no place in the static book anyway.
     """
-    from IPython.display import display
+    from IPython.display import Markdown, display
+
+    if headless():
+        return Markdown("*The live explorer runs in JupyterLab: open this notebook there and "
+                        "run this cell. The book was executed headless, so it shows the "
+                        "static explorer above instead.*")
 
     from . import plotting, visualize
 

@@ -33,6 +33,23 @@ def test_runner_executes_with_parameters(tmp_path):
     assert "profile is ci" in text
 
 
+def test_runner_kernels_are_headless_and_build_no_live_explorer(tmp_path, monkeypatch):
+    # the live explorer's Output widget could hang nbclient; headless it is never built
+    monkeypatch.delenv(book.HEADLESS_ENV, raising=False)
+    _mini_book(tmp_path, [
+        "import keras\nfrom fer_helpers import models, widgets\n"
+        "m = models.paper_cnn((48, 48, 1), 8)\n"
+        "w = widgets.filter_explorer(m, __import__('numpy').zeros((2, 48, 48), 'uint8'))\n"
+        "print(type(w).__name__, widgets.headless())\nw"])
+    book.run_notebooks("ci", root=tmp_path)
+    out = json.loads((tmp_path / "book" / "_generated" / "01_mini.ipynb").read_text())
+    outputs = [o for c in out["cells"] for o in c.get("outputs", [])]
+    assert "Markdown True" in "".join("".join(o.get("text", "")) for o in outputs)
+    assert not [o for o in outputs
+                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert book.HEADLESS_ENV not in __import__("os").environ  # restored after the run
+
+
 def test_runner_names_the_failing_notebook_and_cell(tmp_path):
     _mini_book(tmp_path, ["x = 1", "raise ValueError('bad cell')"])
     with pytest.raises(RuntimeError, match=r"notebooks/01_mini\.ipynb failed in cell \d+ .*"

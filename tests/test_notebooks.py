@@ -42,4 +42,28 @@ def test_training_chapter_sets_ours_beside_the_paper(built_book):
     assert "98.62 ± 0.11%" in text and "72.1 ± 0.5%" in text  # the paper's, labelled as such
     assert "paper, Table 1" in text and "this run" in text
     assert "2-fold, subject-disjoint" in text  # profile ci ran 2 folds
+    assert "AU ceiling" in text and "majority" in text  # the lines beside the accuracies
 
+
+
+def test_chapters_record_their_numbers(built_book):
+    data = json.loads((ROOT / "_build" / "results.json").read_text())
+    ch2 = data["02_training"]
+    for key in ("ck_accuracy_mean", "ck_accuracy_std", "ck_ceiling", "majority_baseline"):
+        assert isinstance(ch2[key], float) and 0 <= ch2[key] <= 1, key
+    assert "SynthFACS (synthetic)" in ch2["data"] and ch2["seconds"] > 0
+    ch4 = data["04_facs_correlation"]
+    for key in ("selective_filters", "au_coverage"):
+        assert set(ch4[key]) == {"trained", "untrained", "shuffled", "au_trained"}, key
+    assert set(ch4["accepted_pairs"]) == {"trained", "null_mean", "null_p95"}
+    assert ch4["verdict"] and "SynthFACS (synthetic)" in ch4["data"]
+
+
+def test_no_live_widget_or_training_log_in_the_pages(built_book):
+    for name in ("02_training", "03_visualization"):
+        nb = json.loads((ROOT / "book" / "_generated" / f"{name}.ipynb").read_text())
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+        text = json.dumps(outputs)
+        assert "epoch 1:" not in text and "it/s]" not in text  # no per-epoch lines, no bars
+        if name == "03_visualization":
+            assert "The live explorer runs in JupyterLab" in text

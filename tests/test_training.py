@@ -153,7 +153,7 @@ RESUME_SCRIPT = textwrap.dedent("""
                                   "augmentation": TINY.augmentation}})
     res = training.fit(lambda: models.paper_cnn((16, 16, 1), 8), (ds.images[:32], ds.labels[:32]),
                        (ds.images[32:], ds.labels[32:]), cfg, {workdir!r}, quiet=True,
-                       extra_callbacks=[Marker()])
+                       extra_callbacks=[Marker()], backup_every=0)
     print(json.dumps({{"best_epoch": res.best_epoch, "epochs": res.history["epoch"].tolist()}}))
 """)
 
@@ -177,4 +177,44 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path):
     assert marker.read_text().split() == ["0", "1", "2", "2", "3", "4"]
     out = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert out["epochs"] == [0, 1, 2, 3, 4]
+    log = training.read_log(workdir / "log.csv")  # the best epoch survived the kill
+    assert out["best_epoch"] == int(log.loc[log["val_accuracy"].idxmax(), "epoch"])
+    assert not (workdir / "backup").exists()  # a finished run keeps no resume state
     assert (workdir / "done.json").is_file() and (workdir / "best.keras").is_file()
+
+
+def test_schedule_one_cycle_warms_up_then_decays():
+    cfg = training.TrainConfig(epochs=10, schedule="one-cycle", peak_lr=3e-3)
+    lr = training.optimizer(cfg, steps_per_epoch=10)._learning_rate  # the schedule
+    at = [float(lr(s)) for s in (0, 15, 30, 60, 99)]
+    assert at[0] == pytest.approx(3e-3 / 25) and at[2] == pytest.approx(3e-3, rel=1e-3)
+    assert at[0] < at[1] < at[2] > at[3] > at[4] and at[4] < 1e-4
+    with pytest.raises(ValueError, match="schedule must be"):
+        training.optimizer(training.TrainConfig(schedule="cyclic"))
+    assert "not the paper's" in cfg.describe()
+
+
+@pytest.mark.parametrize("durations", [[10.0] * 12, [50.0] * 6, [3.0, 40.0, 7.0, 7.0, 25.0,
+                                                                  1.0, 1.0, 1.0, 60.0, 2.0]])
+def test_timed_backup_bounds_the_training_a_kill_repeats(durations, tmp_path):
+    """With steady epochs, a kill at any moment repeats at most ``every`` seconds or one
+    epoch of training, whichever is more; with uneven ones, at most ``every`` plus the
+    longest epoch."""
+    every, now = 30.0, [0.0]
+    cb = training.TimedBackup(tmp_path, every, clock=lambda: now[0])  # no logs: no best
+    cb.save = lambda epoch: cb.saves.append(epoch)  # no model here: record the decision only
+    cb.on_train_begin()
+    ends, saved_at = [], [0.0]
+    for epoch, d in enumerate(durations):
+        cb.on_epoch_begin(epoch)
+        now[0] += d
+        cb.on_epoch_end(epoch)
+        ends.append(now[0])
+        if cb.saves and cb.saves[-1] == epoch:
+            saved_at.append(now[0])
+    # the worst kill comes just before a save (or the end): everything since the last save
+    worst = max(b - a for a, b in zip(saved_at, saved_at[1:] + [ends[-1]], strict=True))
+    steady = len(set(durations)) == 1
+    bound = max(every, max(durations)) if steady else every + max(durations)
+    assert worst <= bound + 1e-9
+    assert len(cb.saves) < len(durations) or min(durations) > every  # not every epoch

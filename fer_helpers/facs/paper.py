@@ -9,13 +9,16 @@ and, since N is small, reject every pair with ``P(j, u) < 1``. They report "out 
 neurons from a 256 filters map trained on CK+, only 7 were rejected" and about 30% of the last
 layer's filters active.
 
-SynthFACS knows where each AU acts, so an accepted pair can also be checked: does the
-filter's guided-backprop mass fall inside the AU's region (:func:`localization`)?
+P(j, u) = 1 over N images is weak evidence on its own: a CK+ sequence gives three near-copies
+of its peak, and AU sets co-occur. So the images are one frame per sequence
+(:func:`one_frame_per_sequence`), and the number of accepted pairs stands beside a null in
+which AU sets are shuffled over the sequences (:func:`shuffle_null`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -70,136 +73,88 @@ def paper_counts(p: pd.DataFrame, active: np.ndarray, threshold: float = 1.0) ->
             "accepted": int(accepted.sum()), "rejected": int(active.sum() - accepted.sum())}
 
 
-def localization(pictures: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Share of each picture's absolute gradient mass inside its mask.
+def accepted_count(top_index: np.ndarray, au_presence: np.ndarray,
+                   threshold: float = 1.0) -> int:
+    """Number of (filter, AU) pairs with ``P(j, u) >= threshold`` (filters with N images)."""
+    top_index = np.asarray(top_index)
+    full = (top_index >= 0).all(axis=1)
+    if not full.any():
+        return 0
+    p = np.asarray(au_presence, bool)[top_index[full]].mean(axis=1)
+    return int((p >= threshold).sum())
 
-    Parameters
-    ----------
-    pictures : (n, H, W[, C]) gradients (e.g. guided backprop)
-    masks : (n, H, W) bool, the AU's region on the same image
+
+def one_frame_per_sequence(paths, au_presence) -> np.ndarray:
+    """Indices of one coded frame per sequence (the last coded one, the peak in CK+).
+
+    A CK+ sequence's peak frames are near copies with one FACS coding: counted three times,
+    a filter's "top 9" images are three faces. The sequence is the folder of the frame.
+    """
+    coded = np.flatnonzero(np.asarray(au_presence, bool).any(axis=1))
+    last: dict[str, int] = {}
+    for i in coded:
+        last[str(Path(str(paths[i])).parent)] = int(i)  # paths sorted: the last frame wins
+    return np.array(sorted(last.values()), int)
+
+
+def shuffle_null(top_index: np.ndarray, au_presence: np.ndarray, n_perm: int = 200,
+                 seed: int = 0, threshold: float = 1.0) -> dict:
+    """Accepted pairs under a null where AU sets are shuffled over the images.
+
+    Each image's whole AU set moves to another image (so co-occurrences such as AU6 with
+    AU12 are kept, and each filter's top images stay the same): how many pairs would pass
+    ``P(j, u) >= threshold`` if the AUs had nothing to do with what the filter sees?
+    Pass one image per sequence (:func:`one_frame_per_sequence`) for a sequence-level
+    shuffle.
 
     Returns
     -------
-    numpy.ndarray
-        ``(n,)`` shares in [0, 1]; NaN where a picture has no mass.
+    dict
+        ``observed``, ``null_mean``, ``null_p95`` (95th percentile), ``p_value`` (share of
+        shuffles with at least the observed count, with the +1 correction) and ``n_perm``.
     """
-    g = np.abs(np.asarray(pictures, np.float64))
-    if g.ndim == 4:
-        g = g.sum(axis=-1)
-    total = g.sum(axis=(1, 2))
-    inside = (g * np.asarray(masks, bool)).sum(axis=(1, 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, inside / total, np.nan)
-
-
-def localization_summary(pairs: pd.DataFrame, au_codes_present, threshold: float = 0.5
-                         ) -> dict:
-    """Precision and AU recovery of localized pairs.
-
-    ``pairs`` needs columns ``AU`` and ``inside`` (mean share of mass inside the AU's
-    region over the filter's top-N images). A pair is *localized* when ``inside >=
-    threshold``. Precision = localized / accepted pairs; AU recovery = share of the AUs in
-    ``au_codes_present`` with at least one localized filter.
-    """
-    loc = pairs["inside"] >= threshold
-    found = set(pairs.loc[loc, "AU"])
-    present = [f"AU{c}" for c in au_codes_present]
-    return {"accepted_pairs": int(len(pairs)), "localized_pairs": int(loc.sum()),
-            "precision": float(loc.mean()) if len(pairs) else float("nan"),
-            "aus": len(present), "aus_recovered": int(len(found & set(present))),
-            "recovery": (len(found & set(present)) / len(present)) if present else float("nan"),
-            "threshold": threshold}
-
-
-def versus_control(trained: dict, control: dict) -> str:
-    """One sentence per measure saying whether the trained network beats the control.
-
-    ``trained`` and ``control`` are :func:`localization_summary` results.
-    """
-    lines = []
-    for key, what in (("precision", "precision (localized / accepted pairs)"),
-                      ("recovery", "AU recovery (AUs with a localized filter)")):
-        t, c = trained[key], control[key]
-        if np.isnan(t) or np.isnan(c):
-            verdict = "cannot be compared (no accepted pairs on one side)"
-        elif t > c:
-            verdict = "the trained network is above the control"
-        elif t < c:
-            verdict = "the trained network is BELOW the control"
-        else:
-            verdict = "the trained network equals the control"
-        lines.append(f"{what}: trained {t:.2f}, untrained control {c:.2f}: {verdict}")
-    return "\n".join(lines)
+    presence = np.asarray(au_presence, bool)
+    observed = accepted_count(top_index, presence, threshold)
+    rng = np.random.default_rng(seed)
+    null = np.array([accepted_count(top_index, presence[rng.permutation(len(presence))],
+                                    threshold) for _ in range(n_perm)])
+    return {"observed": observed, "null_mean": float(null.mean()),
+            "null_p95": float(np.percentile(null, 95)),
+            "p_value": float((1 + (null >= observed).sum()) / (1 + n_perm)), "n_perm": n_perm}
 
 
 @dataclass
 class Analysis:
-    """The paper's FACS-correlation analysis of one layer, with the SynthFACS check."""
+    """The paper's FACS-correlation analysis of one layer, beside its shuffle null."""
 
     layer: str
     n: int
     census: pd.DataFrame
     p: pd.DataFrame
-    pairs: pd.DataFrame  # accepted pairs + inside / area shares (NaN: AU without a region)
+    pairs: pd.DataFrame  # accepted (filter, AU, P) pairs
     counts: dict
-    localization: dict
+    null: dict  # shuffle_null of the accepted-pair count
     top: object  # visualize.TopImages
+    images: np.ndarray  # rows of ``ds`` analysed (one frame per sequence)
 
 
 def analyse(model, ds, layer: str = "conv3", n: int = 9, threshold: float = 1.0,
-            inside_threshold: float = 0.5, blur: float = 1.0, batch_size: int = 64
-            ) -> Analysis:
-    """Run the paper's analysis on ``ds`` (a FaceDataset with AU presence and landmarks).
+            n_perm: int = 200, seed: int = 0) -> Analysis:
+    """The paper's analysis on ``ds`` (a FaceDataset with AU codes), one frame per sequence.
 
-    For each accepted (filter, AU) pair, the guided-backprop pictures of the filter's top-N
-    images are compared with the AU's region on each image (SynthFACS' region model,
-    placed by the image's own 68 landmarks): ``inside`` is the mean share of gradient mass in
-    the region, ``area`` the region's mean share of the image (what a picture spread
-    evenly would score). AUs SynthFACS does not model get NaN.
+    Works on real CK+ (its FACS files) as on SynthFACS: the top-``n`` images of every filter
+    of ``layer``, P(j, u), the paper's counts, and the accepted-pair count beside a
+    sequence-level AU-shuffle null (:func:`shuffle_null`).
     """
-    from .synth import AU_CODES as REGION_CODES
-    from .synth import au_region_masks
-    from .visualize import GuidedBackprop, TopActivations, census
+    from ..visualize import TopActivations, census
 
     if ds.au_presence is None:
         raise ValueError("the dataset has no AU labels (CK+ FACS files or SynthFACS needed)")
-    labelled = ds.au_presence.any(axis=1)  # frames with FACS coding (peak frames)
-    sub = ds.subset(np.flatnonzero(labelled))
-    top = TopActivations(model, layer, n=n, batch_size=256)(sub.images)
+    rows = one_frame_per_sequence(ds.paths, ds.au_presence)
+    top = TopActivations(model, layer, n=n, batch_size=256)(ds.images[rows])
     cen = census(top)
-    p = p_matrix(top.index, sub.au_presence, sub.au_codes)
-    pairs = accepted_pairs(p, threshold)
-    counts = paper_counts(p, cen["active"].to_numpy(), threshold)
-    # each filter's pictures once (one batched call for all), each image's regions once
-    codes = pairs["AU"].str[2:].astype(int)
-    has_region = codes.isin(REGION_CODES) & (sub.landmarks is not None)
-    filters = np.unique(pairs.loc[has_region, "filter"]).astype(int)
-    shape = sub.images.shape[1:3]
-    pictures = {}
-    if len(filters):
-        gb = GuidedBackprop(model, layer, batch_size=batch_size)
-        pics = gb(sub.images[top.index[filters].ravel()], np.repeat(filters, n))
-        pictures = dict(zip(filters, pics.reshape(len(filters), n, *pics.shape[1:]),
-                            strict=True))
-    regions: dict[int, np.ndarray] = {}
-
-    def region(i: int, code: int) -> np.ndarray:
-        if i not in regions:
-            regions[i] = au_region_masks(sub.landmarks[i], shape, blur)
-        return regions[i][REGION_CODES.index(code)]
-
-    inside, area = [], []
-    for f, code, ok in zip(pairs["filter"], codes, has_region, strict=True):
-        if not ok:
-            inside.append(np.nan)
-            area.append(np.nan)
-            continue
-        masks = np.stack([region(i, code) for i in top.index[f]])
-        inside.append(float(np.nanmean(localization(pictures[f], masks))))
-        area.append(float(masks.mean()))
-    pairs = pairs.assign(inside=inside, area=area)
-    with_region = pairs.dropna(subset=["inside"])
-    present = [c for c, k in zip(sub.au_codes, sub.au_presence.any(axis=0), strict=True)
-               if k and c in REGION_CODES]
-    loc = localization_summary(with_region, present, inside_threshold)
-    return Analysis(layer, n, cen, p, pairs, counts, loc, top)
+    presence = ds.au_presence[rows]
+    p = p_matrix(top.index, presence, ds.au_codes)
+    return Analysis(layer, n, cen, p, accepted_pairs(p, threshold),
+                    paper_counts(p, cen["active"].to_numpy(), threshold),
+                    shuffle_null(top.index, presence, n_perm, seed, threshold), top, rows)

@@ -9,7 +9,7 @@ confined to :func:`au_region_masks` of the face without it (the tests check this
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -357,18 +357,28 @@ def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
                 cv2.polylines(layer, [_fx(pts)], cue.closed, value, width, aa, _SHIFT)
 
     img = canvas.astype(np.float32)
-    img *= 1.0 - dark.astype(np.float32) * (0.85 / 255.0)
-    img += (255.0 - img) * light.astype(np.float32) * (0.6 / 255.0)
+    if dark.any():
+        img *= 1.0 - dark.astype(np.float32) * (0.85 / 255.0)
+    if light.any():
+        img += (255.0 - img) * light.astype(np.float32) * (0.6 / 255.0)
     if k > 1:
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
     if nz.blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), nz.blur)
     if nz.light_strength or nz.ambient != 1.0:
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        u = ((xx - w / 2) * np.cos(nz.light_angle) + (yy - h / 2) * np.sin(nz.light_angle))
-        u /= max(w, h) / 2
-        img *= nz.ambient + nz.light_strength * u
+        xx, yy = _grid(h, w)
+        c, s = np.float32(np.cos(nz.light_angle)), np.float32(np.sin(nz.light_angle))
+        r = np.float32(nz.light_strength / (max(w, h) / 2))
+        img *= (xx * (c * r) + np.float32(nz.ambient)) + yy * (s * r)
     if nz.noise > 0:
         rng = np.random.default_rng(nz.noise_seed)
-        img += rng.standard_normal((h, w), dtype=np.float32) * nz.noise
-    return np.clip(np.round(img), 0, 255).astype(np.uint8), lm
+        img += rng.standard_normal((h, w), dtype=np.float32) * np.float32(nz.noise)
+    np.round(img, out=img)
+    return np.clip(img, 0, 255, out=img).astype(np.uint8), lm
+
+
+@lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates relative to the image centre, (1, w) and (h, 1) float32."""
+    return (np.arange(w, dtype=np.float32)[None, :] - w / 2,
+            np.arange(h, dtype=np.float32)[:, None] - h / 2)

@@ -34,7 +34,8 @@ def _sci(*values: float) -> str:
 
 
 def _ck_sequence(args):
-    """Render one CK+ sequence; return frames, landmarks and its ground-truth row."""
+    """Render one CK+ sequence; return PNG bytes and landmark file texts per frame, the FACS
+    codes and its ground-truth row."""
     cv2.setNumThreads(1)
     seed, subj, seq, p_emotion, p_labelled, p_uncoded, frames, quirks = args
     rng = np.random.default_rng([seed, DOMAINS["ckplus"].key, subj, seq])
@@ -60,8 +61,12 @@ def _ck_sequence(args):
         img, lm = render(replace(scene, aus=aus * ramp, nuisance=nz))
         if colour:
             img = np.clip(img[..., None] * np.array([0.88, 0.96, 1.04]), 0, 255).astype(np.uint8)
-        imgs.append(img)
-        lms.append(np.round(lm, 2))
+        ok, buf = cv2.imencode(".png", img)  # encoded here, in the worker process
+        if not ok:
+            raise RuntimeError(f"PNG encoding failed for subject {subj}, sequence {seq}, "
+                               f"frame {t + 1}")
+        imgs.append(buf.tobytes())
+        lms.append("".join(_sci(x, y) for x, y in np.round(lm, 2)))
     peak = aus.max(axis=1)
     present = np.flatnonzero(peak > 0)
     coded = {AU_CODES[i]: (0 if rng.random() < p_uncoded else int(peak[i])) for i in present}
@@ -110,7 +115,7 @@ def write_ckplus(root, n_subjects: int = 20, seed: int = 0, seqs_per_subject=(1,
             _write_ck(tmp, results, rows, quirks, rng)
         else:
             with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn")) as pool:
-                _write_ck(tmp, pool.map(_ck_sequence, jobs), rows, quirks, rng)
+                _write_ck(tmp, pool.map(_ck_sequence, jobs, chunksize=4), rows, quirks, rng)
         import pandas as pd  # lazily: spawned render workers import this module
 
         truth = pd.DataFrame(rows)
@@ -126,13 +131,9 @@ def _write_ck(tmp: Path, results, rows, quirks: bool, rng) -> None:
         lm_dir = tmp / "Landmarks" / s / q
         img_dir.mkdir(parents=True)
         lm_dir.mkdir(parents=True)
-        for t, (img, lm) in enumerate(zip(imgs, lms, strict=True), start=1):
-            ok, buf = cv2.imencode(".png", img)
-            if not ok:
-                raise RuntimeError(f"PNG encoding failed for {img_dir / stem.format(t)}")
-            (img_dir / (stem.format(t) + ".png")).write_bytes(buf.tobytes())
-            (lm_dir / (stem.format(t) + "_landmarks.txt")).write_text(
-                "".join(_sci(x, y) for x, y in lm))
+        for t, (png, lm_text) in enumerate(zip(imgs, lms, strict=True), start=1):
+            (img_dir / (stem.format(t) + ".png")).write_bytes(png)
+            (lm_dir / (stem.format(t) + "_landmarks.txt")).write_text(lm_text)
         last = stem.format(len(imgs))
         facs_dir = tmp / "FACS" / s / q
         facs_dir.mkdir(parents=True)

@@ -1,0 +1,128 @@
+"""Each chapter's headline numbers, gathered in ``_build/results.json`` for the results page.
+
+A chapter calls :func:`record` with its numbers (computed in that run); the file holds one
+object per chapter, and a chapter that runs again replaces its own object only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .io import write_text
+
+
+def results_path(root=None) -> Path:
+    """``<book root>/_build/results.json``."""
+    from .book import repo_root
+
+    return (Path(root) if root else repo_root()) / "_build" / "results.json"
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars and arrays to Python, NaN to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def load(root=None) -> dict:
+    """All chapters' recorded numbers (empty if none yet)."""
+    path = results_path(root)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record(chapter: str, values: dict, root=None) -> dict:
+    """Store ``values`` as chapter ``chapter``'s numbers (with the date), atomically.
+
+    Returns the stored object.
+    """
+    from .book import versions
+
+    entry = {**_plain(values), "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "versions": versions()}
+    allv = load(root)
+    allv[chapter] = entry
+    write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
+    return entry
+
+
+def record_runtime(chapter: str, seconds: float, profile: str, root=None) -> None:
+    """Add the chapter's wall time (as the runner measured it) to its recorded numbers."""
+    allv = load(root)
+    entry = allv.setdefault(chapter, {})
+    entry.update({"seconds": round(float(seconds), 1), "profile": entry.get("profile", profile)})
+    write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
+    """(measure, this run, the paper) rows of one chapter's headline numbers."""
+    if chapter == "02_training":
+        sd = r.get("ck_accuracy_std")
+        return [
+            ("paper CNN, CK+ layout, test accuracy",
+             f"{_pct(r.get('ck_accuracy_mean'))} ± {100 * (sd or 0):.1f}",
+             r.get("paper", {}).get("ck_accuracy", "") + " (real CK+, Table 1)"),
+            ("AU ceiling (classifier on the FACS codes)", _pct(r.get("ck_ceiling")), ""),
+            ("majority baseline / chance",
+             f"{_pct(r.get('majority_baseline'))} / {_pct(r.get('chance'))}", ""),
+            ("zero-bias CNN, CK+ layout", _pct(r.get("zero_bias_accuracy_mean")), ""),
+            ("paper CNN, FER2013 format, PrivateTest", _pct(r.get("fer_accuracy")),
+             r.get("paper", {}).get("fer_accuracy", "") + " (real FER2013, Table 2)"),
+            ("recipe", r.get("recipe", ""), "Adam, lr 1e-3, decay 1e-5"),
+        ]
+    if chapter == "04_facs_correlation":
+        sel, cov = r.get("selective_filters", {}), r.get("au_coverage", {})
+        acc = r.get("accepted_pairs", {})
+
+        def num(v):
+            return "n/a" if v is None else f"{v:.1f}"
+
+        rows = [(f"selective filters ({k})", num(v), "") for k, v in sel.items()]
+        rows += [(f"AUs covered ({k})", num(v), "") for k, v in cov.items()]
+        rows += [("accepted P(j,u) pairs (emotion-trained) vs shuffle null",
+                  f"{num(acc.get('trained'))} vs {num(acc.get('null_mean'))} "
+                  f"(95 %: {num(acc.get('null_p95'))})",
+                  r.get("paper", {}).get("rejected", "") + " rejected (real CK+)")]
+        rows += [("verdict", " ".join(r.get("verdict", [])), "")]
+        return rows
+    skip = {"recorded", "versions", "seconds", "profile", "data", "paper"}
+    return [(k, _pct(v) if isinstance(v, float) and 0 <= v <= 1 else str(v), "")
+            for k, v in r.items() if k not in skip and not isinstance(v, dict | list)]
+
+
+def page(chapters, root=None) -> str:
+    """The results page (MyST markdown): every chapter's numbers beside the paper's."""
+    allv = load(root)
+    out = ["# Results at a glance", "",
+           "Every number below was computed by the chapters in the build that made this page "
+           "(`_build/results.json`), beside the paper's where it reports one. Results on "
+           "SynthFACS are synthetic-data results; the paper's were measured on real data.", ""]
+    for name in chapters:
+        r = allv.get(name)
+        out += [f"## {name.replace('_', ' ', 1)}", ""]
+        if not r:
+            out += ["Not run in this build.", ""]
+            continue
+        v = r.get("versions", {})
+        tf_version = v.get("tensorflow-cpu", v.get("tensorflow", "?"))
+        out += [f"Data: {r.get('data', 'n/a')}; profile `{r.get('profile', '?')}`; "
+                f"run {r.get('recorded', '?')} in {r.get('seconds', 'n/a')} s; TensorFlow "
+                f"{tf_version}, Keras {v.get('keras', '?')}.",
+                "", "| measure | this run | the paper |", "|---|---|---|"]
+        out += [f"| {m} | {t} | {p} |".replace("\n", " ") for m, t, p in _rows(name, r)]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,65 @@
+"""Chance, majority baseline and AU ceiling on hand-made folds; the results file."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fer_helpers import baselines, results
+
+
+def test_reference_lines_on_hand_made_folds():
+    rng = np.random.default_rng(0)
+    n = 120
+    presence = rng.random((n, 4)) < 0.4
+    labels = presence[:, 0] * 1 + presence[:, 1] * 2  # a function of the AUs: 4 classes
+    intensity = np.where(presence, rng.integers(1, 6, (n, 4)), 0).astype(float)
+    intensity[0, presence[0]] = np.nan  # present, intensity not coded
+    feats = baselines.au_features(presence, intensity)
+    assert feats.shape == (n, 8) and np.isfinite(feats).all()
+    idx = np.arange(n)
+    triples = [(idx[40:100], idx[100:], idx[:40]), (idx[:60], idx[60:80], idx[80:])]
+    lines = baselines.reference_lines(labels, triples, feats)
+    assert list(lines.columns) == ["chance", "majority baseline", "AU ceiling"]
+    assert (lines["AU ceiling"] == 1.0).all()  # the AUs determine the label
+    for k, (fit, val, test) in enumerate(triples):
+        train = np.concatenate([fit, val])
+        top = np.bincount(labels[train]).argmax()
+        assert lines.loc[k, "majority baseline"] == pytest.approx((labels[test] == top).mean())
+        assert lines.loc[k, "chance"] == pytest.approx(1 / len(np.unique(labels[test])))
+    # without AU codes there is no ceiling, and the table says n/a
+    no_au = baselines.reference_lines(labels, triples)
+    assert no_au["AU ceiling"].isna().all()
+
+    class Run:  # what format_table reads of a CVResult
+        accuracies = np.array([0.5, 0.7])
+
+    table = baselines.format_table({"cnn": Run()}, no_au)
+    assert table.loc["mean ± sd", "cnn"] == "60.0 ± 14.1 %"
+    assert table.loc["fold 1", "cnn"] == "70.0%" and table.loc["mean ± sd", "AU ceiling"] == "n/a"
+
+
+def test_results_are_recorded_per_chapter(tmp_path):
+    results.record("02_training", {"ck_accuracy_mean": np.float32(0.9), "nan": float("nan"),
+                                   "nested": {"a": np.int64(3)}}, root=tmp_path)
+    results.record("04_facs_correlation", {"x": 1}, root=tmp_path)
+    results.record_runtime("02_training", 12.34, "ci", root=tmp_path)
+    results.record("04_facs_correlation", {"x": 2}, root=tmp_path)  # replaces its own only
+    data = json.loads((tmp_path / "_build" / "results.json").read_text())
+    assert data["02_training"]["ck_accuracy_mean"] == pytest.approx(0.9)
+    assert data["02_training"]["nan"] is None and data["02_training"]["nested"] == {"a": 3}
+    assert data["02_training"]["seconds"] == 12.3 and "keras" in data["02_training"]["versions"]
+    assert data["04_facs_correlation"]["x"] == 2
+
+
+def test_results_page_lists_every_chapter_with_provenance(tmp_path):
+    results.record("02_training", {"ck_accuracy_mean": 0.9123, "ck_accuracy_std": 0.02,
+                                   "ck_ceiling": 1.0, "majority_baseline": 0.25,
+                                   "chance": 0.125, "data": "SynthFACS (synthetic), CK+ layout",
+                                   "profile": "quick",
+                                   "paper": {"ck_accuracy": "98.62 ± 0.11%"}}, root=tmp_path)
+    results.record_runtime("02_training", 61.0, "quick", root=tmp_path)
+    text = results.page(["01_data", "02_training"], root=tmp_path)
+    assert "## 01 data" in text and "Not run in this build." in text
+    assert "| paper CNN, CK+ layout, test accuracy | 91.2 % ± 2.0 | 98.62 ± 0.11%" in text
+    assert "SynthFACS (synthetic)" in text and "in 61.0 s" in text and "profile `quick`" in text
