@@ -141,7 +141,7 @@ def _targets(ds: FaceDataset, target: str, fit_idx, val_idx, seed: int):
     for idx in (fit_idx, val_idx):
         seq = [f"{Path(str(p)).parent}|{y}" for p, y in zip(ds.paths[idx], ds.labels[idx],
                                                              strict=True)]
-        groups, first, inverse = np.unique(seq, return_index=True, return_inverse=True)
+        _, first, inverse = np.unique(seq, return_index=True, return_inverse=True)
         out.append(rng.permutation(ds.labels[idx][first])[inverse])
     return out[0], out[1]
 
@@ -160,13 +160,10 @@ def _run_fold(ds, fold, fit_idx, val_idx, test_idx, model_name, config, workdir,
                        select="last" if target == "shuffled" else "val")
     prob = res.model.predict(training.as_input(ds.images[test_idx]), batch_size=256, verbose=0)
     if au:  # mean per-AU accuracy (the paper's AU metric); no emotion prediction
-        y_true = ds.au_presence[test_idx].astype(int)
-        y_pred = (prob >= 0.5).astype(int)
-        accuracy = float((y_pred == y_true).mean())
+        y_true, y_pred = ds.au_presence[test_idx].astype(int), (prob >= 0.5).astype(int)
     else:
-        y_pred = prob.argmax(axis=1)
-        y_true = ds.labels[test_idx]
-        accuracy = float((y_pred == y_true).mean())
+        y_true, y_pred = ds.labels[test_idx], prob.argmax(axis=1)
+    accuracy = float((y_pred == y_true).mean())
     subjects = sorted(set(ds.subjects[test_idx])) if ds.subjects is not None else []
     out = FoldResult(fold, accuracy, res.best_epoch,
                      res.best_val_accuracy, len(fit_idx), len(val_idx), len(test_idx),
