@@ -176,9 +176,9 @@ class TimedBackup(keras.callbacks.Callback):
     length). Each save is a new pair of files, and ``latest.json`` (replaced atomically)
     names the pair in force: a kill at any moment leaves a whole backup or the one before.
 
-    The best epoch by ``monitor`` (higher is better) is tracked in memory; its weights go
-    to disk with each backup and are put into the model by :meth:`restore_best`.
-    ``monitor=None`` keeps the last epoch.
+    The best epoch by ``monitor`` (higher is better; a ``*loss`` is lower-is-better) is
+    tracked in memory; its weights go to disk with each backup and are put into the model by
+    :meth:`restore_best`. ``monitor=None`` keeps the last epoch.
     """
 
     def __init__(self, folder: Path, every: float = 30.0, monitor: str | None = "val_accuracy",
@@ -212,6 +212,8 @@ class TimedBackup(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor) if self.monitor else epoch
+        if value is not None and self.monitor and self.monitor.endswith("loss"):
+            value = -value
         if value is not None and value > self.best:
             self.best, self.best_epoch = float(value), int(epoch)
             self.best_weights = [np.array(w) for w in self.model.get_weights()]
@@ -306,7 +308,7 @@ class FitResult:
     model: keras.Model
     history: pd.DataFrame  # one row per epoch: loss, accuracy, val_loss, val_accuracy, ...
     best_epoch: int  # 0-based epoch whose weights ``model`` holds
-    best_val_accuracy: float  # the selection value (NaN when the last epoch is kept)
+    best_val_accuracy: float  # validation accuracy at that epoch (NaN when the last is kept)
     precision: str
 
 
@@ -328,11 +330,14 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
         ``workdir`` after a crash resumes from the last backup; a finished run
         (``done.json``) is loaded, not retrained.
     loss : str
-        ``"sparse_categorical_crossentropy"`` (emotion codes) or ``"binary_crossentropy"``
-        (multi-hot labels, e.g. AU presence); "accuracy" follows the loss.
+        ``"sparse_categorical_crossentropy"`` (emotion codes; "accuracy" is the share of
+        right classes) or ``"binary_crossentropy"`` (multi-hot labels, e.g. AU presence;
+        "accuracy" is the mean per-output accuracy).
     select : {"val", "last"}
-        Keep the epoch with the best validation accuracy, or the last epoch (for a control
-        trained to fit its training set, where validation means nothing).
+        Keep the epoch with the best validation accuracy (multi-hot: the lowest validation
+        loss, since per-output accuracy is dominated by the absent outputs), or the last
+        epoch (for a control trained to fit its training set, where validation means
+        nothing).
     backup_every : float
         Seconds of training a kill may cost at most (or one epoch, if longer).
     """
@@ -349,13 +354,17 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     keras.utils.set_random_seed(config.seed)
     steps = -(-len(train[1]) // config.batch_size)
 
+    multi = loss == "binary_crossentropy"
+    # "accuracy" alone would resolve to categorical accuracy for multi-hot targets
+    metric = keras.metrics.BinaryAccuracy(name="accuracy") if multi else "accuracy"
+
     def build_and_compile():
         m = build_model()
-        m.compile(optimizer=optimizer(config, steps), loss=loss, metrics=["accuracy"])
+        m.compile(optimizer=optimizer(config, steps), loss=loss, metrics=[metric])
         return m
 
-    backup = TimedBackup(workdir / "backup", backup_every,
-                         monitor="val_accuracy" if select == "val" else None)
+    monitor = ("val_loss" if multi else "val_accuracy") if select == "val" else None
+    backup = TimedBackup(workdir / "backup", backup_every, monitor=monitor)
     model, initial_epoch = backup.load(build_and_compile)
     train_ds = dataset(*train, config.batch_size, config.augmentation, shuffle=True,
                        seed=config.seed + initial_epoch)
@@ -368,12 +377,14 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     backup.restore_best(model)
     with atomic_path(best_path) as tmp:
         model.save(tmp)
+    log = read_log(log_path)
+    at_best = log.loc[log["epoch"] == backup.best_epoch, "val_accuracy"]
     info = {"best_epoch": backup.best_epoch,
-            "best_val_accuracy": backup.best if select == "val" else float("nan"),
+            "best_val_accuracy": float(at_best.iloc[0]) if select == "val" and len(at_best)
+            else float("nan"),
             "precision": precision, "epochs": config.epochs, "select": select}
     with atomic_path(done) as tmp:
         tmp.write_text(json.dumps(info))
     shutil.rmtree(workdir / "backup", ignore_errors=True)
-    log = read_log(log_path)
     return FitResult(model, log[log["epoch"] < config.epochs].reset_index(drop=True),
                      info["best_epoch"], info["best_val_accuracy"], precision)

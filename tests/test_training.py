@@ -218,3 +218,21 @@ def test_timed_backup_bounds_the_training_a_kill_repeats(durations, tmp_path):
     bound = max(every, max(durations)) if steady else every + max(durations)
     assert worst <= bound + 1e-9
     assert len(cb.saves) < len(durations) or min(durations) > every  # not every epoch
+
+
+def test_multi_hot_targets_use_per_output_accuracy_and_select_on_loss(tmp_path):
+    from fer_helpers import models
+
+    ds = tiny_dataset()
+    y = np.zeros((len(ds), 5), np.float32)
+    y[np.arange(len(ds)), ds.labels] = 1.0  # one of the first three outputs on; 4 and 5 off
+    res = training.fit(lambda: models.paper_cnn((16, 16, 1), 5, activation="sigmoid"),
+                       (ds.images[:32], y[:32]), (ds.images[32:], y[32:]), TINY,
+                       tmp_path, quiet=True, loss="binary_crossentropy")
+    log = res.history
+    # per-output ("binary") accuracy: at least the 3 of 5 outputs that are off in every row
+    # once the network says "off" everywhere; categorical accuracy would be about 1/3
+    assert (log["accuracy"] >= 0.0).all() and log["accuracy"].iloc[-1] > 0.55
+    assert res.best_epoch == int(log.loc[log["val_loss"].idxmin(), "epoch"])
+    assert res.best_val_accuracy == pytest.approx(
+        float(log.loc[log["epoch"] == res.best_epoch, "val_accuracy"].iloc[0]))
