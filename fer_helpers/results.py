@@ -74,7 +74,7 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
         sd = r.get("ck_accuracy_std")
         return [
             ("paper CNN, CK+ layout, test accuracy",
-             f"{_pct(r.get('ck_accuracy_mean'))} ± {100 * (sd or 0):.1f}",
+             f"{_pct(r.get('ck_accuracy_mean'))[:-2]} ± {100 * (sd or 0):.1f} %",
              r.get("paper", {}).get("ck_accuracy", "") + " (real CK+, Table 1)"),
             ("AU ceiling (classifier on the FACS codes)", _pct(r.get("ck_ceiling")), ""),
             ("majority baseline / chance",
@@ -84,6 +84,13 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
              r.get("paper", {}).get("fer_accuracy", "") + " (real FER2013, Table 2)"),
             ("recipe", r.get("recipe", ""), "Adam, lr 1e-3, decay 1e-5"),
         ]
+    if chapter == "01_data":
+        return [("CK+ layout: subjects, images (protocol frames)",
+                 f"{r.get('ck_subjects')}, {r.get('ck_images')}", "123, 593 sequences (CK+)"),
+                ("FER2013 format: images", str(r.get("fer_images")), "35,887 (FER2013)")]
+    if chapter == "03_visualization":
+        return [(f"active filters, {k}", _pct(v), r.get("paper", {}).get(k, ""))
+                for k, v in r.get("active_share", {}).items()]
     if chapter == "04_facs_correlation":
         sel, cov = r.get("selective_filters", {}), r.get("au_coverage", {})
         acc = r.get("accepted_pairs", {})
@@ -113,16 +120,34 @@ def page(chapters, root=None) -> str:
            "SynthFACS are synthetic-data results; the paper's were measured on real data.", ""]
     for name in chapters:
         r = allv.get(name)
-        out += [f"## {name.replace('_', ' ', 1)}", ""]
+        out += [f"## {_title(name, root)}", ""]
         if not r:
             out += ["Not run in this build.", ""]
             continue
         v = r.get("versions", {})
-        tf_version = v.get("tensorflow-cpu", v.get("tensorflow", "?"))
-        out += [f"Data: {r.get('data', 'n/a')}; profile `{r.get('profile', '?')}`; "
-                f"run {r.get('recorded', '?')} in {r.get('seconds', 'n/a')} s; TensorFlow "
-                f"{tf_version}, Keras {v.get('keras', '?')}.",
-                "", "| measure | this run | the paper |", "|---|---|---|"]
-        out += [f"| {m} | {t} | {p} |".replace("\n", " ") for m, t, p in _rows(name, r)]
+        facts = [f"Data: {r['data']}" if r.get("data") else "",
+                 f"profile `{r['profile']}`" if r.get("profile") else "",
+                 f"recorded {r['recorded']}" if r.get("recorded") else "",
+                 f"ran in {r['seconds']:.0f} s" if r.get("seconds") else "",
+                 (f"TensorFlow {v.get('tensorflow-cpu', v.get('tensorflow'))}, Keras "
+                  f"{v.get('keras')}") if v else ""]
+        out += ["; ".join(f for f in facts if f) + ".", ""]
+        rows = _rows(name, r)
+        if rows:
+            out += ["| measure | this run | the paper |", "|---|---|---|"]
+            out += [f"| {m} | {t} | {p} |".replace("\n", " ") for m, t, p in rows]
         out.append("")
     return "\n".join(out)
+
+
+def _title(name: str, root=None) -> str:
+    """A chapter's title: the first heading of its notebook (else its name)."""
+    from .book import repo_root
+
+    path = (Path(root) if root else repo_root()) / "notebooks" / f"{name}.ipynb"
+    if path.is_file():
+        for cell in json.loads(path.read_text())["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "markdown" and src.startswith("# "):
+                return src.splitlines()[0][2:].strip()
+    return name.replace("_", " ")

@@ -61,5 +61,5 @@ def test_results_page_lists_every_chapter_with_provenance(tmp_path):
     results.record_runtime("02_training", 61.0, "quick", root=tmp_path)
     text = results.page(["01_data", "02_training"], root=tmp_path)
     assert "## 01 data" in text and "Not run in this build." in text
-    assert "| paper CNN, CK+ layout, test accuracy | 91.2 % ± 2.0 | 98.62 ± 0.11%" in text
-    assert "SynthFACS (synthetic)" in text and "in 61.0 s" in text and "profile `quick`" in text
+    assert "| paper CNN, CK+ layout, test accuracy | 91.2 ± 2.0 % | 98.62 ± 0.11%" in text
+    assert "SynthFACS (synthetic)" in text and "ran in 61 s" in text and "profile `quick`" in text

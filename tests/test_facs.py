@@ -157,3 +157,21 @@ def test_verdict_is_computed_from_mean_and_sd():
     table = study.summary_table(good, ["selective filters"])
     assert table.loc["selective filters", "emotion-trained"] == "22.0 ± 2.0"
     assert list(table.columns)[-1] == "AU-trained (positive control)"
+
+
+def test_per_au_and_co_occurring_count_selective_filters_per_run():
+    import pandas as pd
+
+    from fer_helpers.facs import study
+
+    eff = pd.DataFrame({"AU6": [2.0, 0.1, 0.0, np.nan, 1.2, 0.2],
+                        "AU12": [0.1, 1.5, 1.9, np.nan, 1.0, 0.0]})
+    eff["network"] = ["trained", "trained", "trained", "untrained", "au_trained", "au_trained"]
+    eff["fold"], eff["seed"] = [0, 0, 1, 0, 0, 0], 0
+    counts = study.per_au(eff)
+    assert counts.loc["emotion-trained"].tolist() == [0.5, 1.0]  # 2 runs: (1, 1) and (0, 1)
+    assert counts.loc["AU-trained (positive control)"].tolist() == [0.0, 0.0]  # no margin
+    table = study.co_occurring(eff, "AU6", "AU12").set_index("selective for")
+    assert table.loc["AU12", "filters per network"] == "1.0 ± 0.0"
+    assert table.loc["AU12", "effect of removing the other"] == "0.05 (AU6)"
+    assert table.loc["AU6", "effect of removing that AU"] == "2.00"

@@ -86,6 +86,24 @@ class Ablation:
                 "au_coverage": int(len(self.coverage)), "aus_tested": len(tested)}
 
 
+def selective_mask(effect: pd.DataFrame, min_effect: float = 1.0, margin: float = 0.5
+                   ) -> pd.DataFrame:
+    """True where a filter (row) is selective for that AU (column): its largest effect is
+    at least ``min_effect`` and exceeds its next largest by at least ``margin`` (NaN effects
+    count as absent). At most one True per row."""
+    vals = effect.to_numpy(float)
+    mask = np.zeros(vals.shape, bool)
+    if vals.shape[1] >= 2:
+        finite = np.where(np.isnan(vals), -np.inf, vals)
+        order = np.argsort(-finite, axis=1)
+        top = np.take_along_axis(finite, order[:, :1], axis=1)[:, 0]
+        runner = np.take_along_axis(finite, order[:, 1:2], axis=1)[:, 0]
+        with np.errstate(invalid="ignore"):  # -inf - -inf: a filter with no effects
+            ok = (top >= min_effect) & (top - runner >= margin)
+        mask[np.flatnonzero(ok), order[ok, 0]] = True
+    return pd.DataFrame(mask, index=effect.index, columns=effect.columns)
+
+
 def ablation(model: keras.Model, cset, layer: str = "conv3", min_effect: float = 1.0,
              margin: float = 0.5, min_scenes: int = 5, batch_size: int = 256) -> Ablation:
     """Effect of removing each AU on every filter of ``layer``.
@@ -116,15 +134,14 @@ def ablation(model: keras.Model, cset, layer: str = "conv3", min_effect: float =
     eff = pd.DataFrame(effect, index=pd.Index(range(len(effect)), name="filter"),
                        columns=codes)
     rows = []
-    finite = np.where(np.isnan(effect), -np.inf, effect)
-    if finite.shape[1] >= 2:
-        order = np.argsort(-finite, axis=1)
-        best, second = order[:, 0], order[:, 1]
-        top = finite[np.arange(len(finite)), best]
-        runner = finite[np.arange(len(finite)), second]
-        for f in np.flatnonzero((top >= min_effect) & (top - runner >= margin)):
-            rows.append({"filter": int(f), "AU": codes[best[f]], "effect": float(top[f]),
-                         "runner_up": float(runner[f]), "runner_up_AU": codes[second[f]]})
+    if len(codes) >= 2:
+        finite = np.where(np.isnan(effect), -np.inf, effect)
+        second = np.argsort(-finite, axis=1)[:, 1]
+        for f, a in zip(*np.nonzero(selective_mask(eff, min_effect, margin).to_numpy()),
+                        strict=True):
+            rows.append({"filter": int(f), "AU": codes[a], "effect": float(effect[f, a]),
+                         "runner_up": float(finite[f, second[f]]),
+                         "runner_up_AU": codes[second[f]]})
     sel = pd.DataFrame(rows, columns=["filter", "AU", "effect", "runner_up", "runner_up_AU"])
     return Ablation(eff, pd.Series(counts, index=codes, name="scenes"), sel, min_effect,
                     margin)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from .. import crossval, models
 from ..visualize import TopActivations
-from .ablation import ablation
+from .ablation import ablation, selective_mask
 from .localize import exact_localization
 from .paper import accepted_pairs, one_frame_per_sequence, p_matrix, shuffle_null
 
@@ -159,6 +159,16 @@ def mean_sd(rows: pd.DataFrame, columns) -> pd.DataFrame:
     return out.reindex([n for n in NETWORKS if n in out.index])
 
 
+def per_au(effects: pd.DataFrame, min_effect: float = 1.0, margin: float = 0.5
+           ) -> pd.DataFrame:
+    """Selective filters per AU (columns) and network (rows), mean over its runs."""
+    aus = effects.drop(columns=["network", "fold", "seed"])
+    sel = selective_mask(aus, min_effect, margin)
+    sel[["network", "fold", "seed"]] = effects[["network", "fold", "seed"]].to_numpy()
+    counts = sel.groupby(["network", "fold", "seed"]).sum().groupby("network").mean()
+    return counts.reindex([n for n in NETWORKS if n in counts.index]).rename(index=LABELS)
+
+
 def co_occurring(effects: pd.DataFrame, a: str = "AU6", b: str = "AU12",
                  network: str = "trained", min_effect: float = 1.0,
                  margin: float = 0.5) -> pd.DataFrame:
@@ -170,12 +180,11 @@ def co_occurring(effects: pd.DataFrame, a: str = "AU6", b: str = "AU12",
     mean effect of the other one.
     """
     t = effects[effects["network"] == network]
-    aus = t.drop(columns=["network", "fold", "seed"])
+    mask = selective_mask(t.drop(columns=["network", "fold", "seed"]), min_effect, margin)
     runs = t.groupby(["fold", "seed"]).size().index
     rows = []
     for au, other in ((a, b), (b, a)):
-        rest = aus.drop(columns=au).max(axis=1)
-        sel = t[(aus[au] >= min_effect) & (aus[au] - rest >= margin)]
+        sel = t[mask[au].to_numpy()]
         per_run = sel.groupby(["fold", "seed"]).size().reindex(runs, fill_value=0)
         sd = per_run.std(ddof=1) if len(per_run) > 1 else 0.0
         rows.append({"selective for": au,
