@@ -41,10 +41,9 @@ def load(root=None) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def record(chapter: str, values: dict, root=None) -> dict:
-    """Store ``values`` as chapter ``chapter``'s numbers (with the date), atomically.
-
-    Returns the stored object.
+def record(chapter: str, values: dict, root=None) -> None:
+    """Store ``values`` as chapter ``chapter``'s numbers (with the date and the package
+    versions), atomically. Returns nothing, so a notebook cell ending with it shows nothing.
     """
     from .book import versions
 
@@ -53,7 +52,6 @@ def record(chapter: str, values: dict, root=None) -> dict:
     allv = load(root)
     allv[chapter] = entry
     write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
-    return entry
 
 
 def record_runtime(chapter: str, seconds: float, profile: str, root=None) -> None:
