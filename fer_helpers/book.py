@@ -35,14 +35,17 @@ from pathlib import Path
 #: needs 15-30; the book states the schedule beside the numbers. Measured on SynthFACS (Intel
 #: Xeon, AMX, bf16, November 2026): batch 64 x 15 epochs 88.7 +- 2.6 %, batch 32 x 20 epochs
 #: 91.7 +- 3.6 % mean test accuracy over the 3 folds. Chapter 4 trains two more networks per
-#: fold and seed (about 5 minutes each seed here), so quick runs one seed and full three.
+#: fold (AU-trained, shuffled labels), and three per fold for each further seed (about 20 min
+#: a seed here), so quick runs one seed and full three.
+#: Quick's per-cell limit (3600 s) covers its longest cells (chapter 2's training, chapter 4's
+#: study: 13-16 min here in bfloat16, about twice that on a float32-only CPU).
 PROFILES = {
     "ci": {"ck_subjects": 10, "fer_rows": 700, "folds": 2, "epochs": 2, "batch_size": 32,
            "schedule": "one-cycle", "ck_size": 48, "fer_epochs": 1, "seeds": 1,
            "counterfactual_faces": 21, "cell_timeout": 600},
     "quick": {"ck_subjects": 300, "fer_rows": 3000, "folds": 3, "epochs": 20, "batch_size": 32,
               "schedule": "one-cycle", "ck_size": 48, "fer_epochs": 4, "seeds": 1,
-              "counterfactual_faces": 150, "cell_timeout": 1800},
+              "counterfactual_faces": 150, "cell_timeout": 3600},
     "full": {"ck_subjects": 123, "fer_rows": 35887, "folds": 10, "epochs": 100,
              "batch_size": 32, "schedule": "paper", "ck_size": 96, "fer_epochs": 60,
              "seeds": 3, "counterfactual_faces": 300, "cell_timeout": None},
