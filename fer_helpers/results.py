@@ -41,25 +41,29 @@ def load(root=None) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _update(chapter: str, change, root=None) -> None:
+    """Apply ``change`` to chapter ``chapter``'s entry and write the file atomically."""
+    allv = load(root)
+    allv[chapter] = change(allv.get(chapter, {}))
+    write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
+
+
 def record(chapter: str, values: dict, root=None) -> None:
     """Store ``values`` as chapter ``chapter``'s numbers (with the date and the package
-    versions), atomically. Returns nothing, so a notebook cell ending with it shows nothing.
+    versions), replacing what it recorded before. Returns nothing, so a notebook cell ending
+    with it shows nothing.
     """
     from .book import versions
 
     entry = {**_plain(values), "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
              "versions": versions()}
-    allv = load(root)
-    allv[chapter] = entry
-    write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
+    _update(chapter, lambda _: entry, root)
 
 
 def record_runtime(chapter: str, seconds: float, profile: str, root=None) -> None:
     """Add the chapter's wall time (as the runner measured it) to its recorded numbers."""
-    allv = load(root)
-    entry = allv.setdefault(chapter, {})
-    entry.update({"seconds": round(float(seconds), 1), "profile": entry.get("profile", profile)})
-    write_text(results_path(root), json.dumps(allv, indent=1, allow_nan=False))
+    _update(chapter, lambda e: {**e, "seconds": round(float(seconds), 1),
+                                "profile": e.get("profile", profile)}, root)
 
 
 def _pct(v) -> str:

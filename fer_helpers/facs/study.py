@@ -112,10 +112,11 @@ def measure(net: Network, ds, cset, layer: str = "conv3", n_top: int = 9, n_perm
         return row, pd.DataFrame()
     abl = ablation(net.model, cset, layer)
     causal = abl.causal(pairs)
-    loc_sel = exact_localization(net.model, cset, abl.selective[["filter", "AU"]], layer,
-                                 n=n_localize)
-    loc_acc = exact_localization(net.model, cset, pairs[["filter", "AU"]], layer,
-                                 n=n_localize)
+    # one call (one feature pass, one guided-backprop clone) for both sets of pairs
+    sel = abl.selective[["filter", "AU"]]
+    loc = exact_localization(net.model, cset, pd.concat([sel, pairs[["filter", "AU"]]],
+                                                        ignore_index=True), layer, n=n_localize)
+    loc_sel, loc_acc = loc.iloc[:len(sel)], loc.iloc[len(sel):]
 
     def mean(df, col):
         return float(df[col].mean()) if len(df) and df[col].notna().any() else nan
