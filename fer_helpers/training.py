@@ -334,8 +334,9 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
         right classes) or ``"binary_crossentropy"`` (multi-hot labels, e.g. AU presence;
         "accuracy" is the mean per-output accuracy).
     select : {"val", "last"}
-        Keep the epoch with the best validation accuracy (multi-hot: the lowest validation
-        loss, since per-output accuracy is dominated by the absent outputs), or the last
+        Keep the epoch with the best validation accuracy (multi-hot: the best mean
+        per-output ROC AUC, since per-output accuracy is dominated by the absent outputs and
+        the validation loss bottoms out epochs before the detectors stop improving), or the last
         epoch (for a control trained to fit its training set, where validation means
         nothing).
     backup_every : float
@@ -355,15 +356,17 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     steps = -(-len(train[1]) // config.batch_size)
 
     multi = loss == "binary_crossentropy"
-    # "accuracy" alone would resolve to categorical accuracy for multi-hot targets
-    metric = keras.metrics.BinaryAccuracy(name="accuracy") if multi else "accuracy"
+    # "accuracy" alone would resolve to categorical accuracy for multi-hot targets; the
+    # epoch of a multi-label detector is chosen on its mean per-output ROC AUC
+    metrics = ([keras.metrics.BinaryAccuracy(name="accuracy"),
+                keras.metrics.AUC(multi_label=True, name="auc")] if multi else ["accuracy"])
 
     def build_and_compile():
         m = build_model()
-        m.compile(optimizer=optimizer(config, steps), loss=loss, metrics=[metric])
+        m.compile(optimizer=optimizer(config, steps), loss=loss, metrics=metrics)
         return m
 
-    monitor = ("val_loss" if multi else "val_accuracy") if select == "val" else None
+    monitor = ("val_auc" if multi else "val_accuracy") if select == "val" else None
     backup = TimedBackup(workdir / "backup", backup_every, monitor=monitor)
     model, initial_epoch = backup.load(build_and_compile)
     train_ds = dataset(*train, config.batch_size, config.augmentation, shuffle=True,

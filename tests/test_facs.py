@@ -145,10 +145,16 @@ def test_verdict_is_computed_from_mean_and_sd():
     good = rows({"trained": [20, 24, 22], "untrained": [1, 0, 2], "shuffled": [3, 2, 4],
                  "au_trained": [40, 44, 42]})
     text = study.verdict(good)
-    assert text[0].startswith("The measure works") and "42.0 ± 2.0" in text[0]
+    assert text[0].startswith("The measure passes its positive control")
+    assert "42.0 ± 2.0" in text[0] and "shuffled labels (3.0 ± 1.0)" in text[0]
     assert "22.0 ± 2.0 selective filters, above the untrained" in text[1]
     assert "above the shuffled labels control (3.0 ± 1.0)" in text[2]
-    assert "52% of what the AU-trained network reaches" in text[3]
+    assert "are BELOW it: 52% of what training on AUs directly reaches" in text[3]
+    # a tie with the positive control is a finding, not a failure of the measure
+    tie = rows({"trained": [40, 44, 42], "untrained": [1, 0, 2], "shuffled": [3, 2, 4],
+                "au_trained": [41, 43, 42]})
+    text = study.verdict(tie)
+    assert text[0].startswith("The measure passes") and "not distinguishable from it" in text[3]
     bad = rows({"trained": [20, 24, 22], "untrained": [21, 30, 12], "shuffled": [3, 2, 4],
                 "au_trained": [10, 12, 11]})
     text = study.verdict(bad)
