@@ -351,6 +351,7 @@ def _run_one(root: Path, name: str, tag: str, profile: str, parameters: dict,
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    clean_executed(Path(tmp), root, name)
     os.replace(tmp, out_dir / f"{name}.ipynb")
     dt = time.perf_counter() - t
     from .results import record_runtime
@@ -358,6 +359,47 @@ def _run_one(root: Path, name: str, tag: str, profile: str, parameters: dict,
     record_runtime(name, dt, profile, root)
     print(f"{tag} {name} done in {dt:.1f} s", flush=True)
     return name, dt
+
+
+def clean_executed(path: Path, root: Path, name: str) -> None:
+    """Make an executed chapter fit to publish and to download.
+
+    - papermill's injected-parameters cell is tagged ``remove-cell``: the page shows the
+      chapter's own parameters cell (explained in the text above it) once; the notebook keeps
+      both.
+    - No absolute path of the build machine: the book root becomes ``..`` (relative to
+      ``notebooks/``, where the chapters run) in the injected cell, papermill's metadata and
+      the outputs, so a downloaded notebook runs from ``notebooks/`` as it is.
+    """
+    nb = json.loads(path.read_text())
+    prefix = str(root.resolve())
+
+    def rel(text):
+        if isinstance(text, list):
+            return [rel(t) for t in text]
+        if not isinstance(text, str) or prefix not in text:
+            return text
+        return re.sub(re.escape(prefix) + r"(?![\w-])", "..", text)
+
+    meta = nb.get("metadata", {}).get("papermill", {})
+    meta["input_path"] = f"notebooks/{name}.ipynb"
+    meta["output_path"] = f"book/_generated/{name}.ipynb"
+    meta["parameters"] = {k: rel(v) for k, v in meta.get("parameters", {}).items()}
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+            cell["source"] = rel(cell["source"])
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = rel(out["text"])
+            if "traceback" in out:
+                out["traceback"] = rel(out["traceback"])
+            for mime, data in out.get("data", {}).items():
+                if mime.startswith("text/") or mime.endswith(("json", "markdown", "html")):
+                    out["data"][mime] = rel(data)
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 # ------------------------------------------------------------------------- vendor + build
@@ -417,14 +459,22 @@ def _extract_fonts(tar: tarfile.TarFile, prefix: str, folder: Path) -> None:
 
 
 def plotly_outputs(nb_path: Path) -> int:
-    """Number of plotly figures among a notebook's outputs."""
+    """Number of plotly figures a chapter's page shows: those among the outputs of cells not
+    tagged ``remove-output`` / ``remove-cell``, and every glued one (myst-nb ``glue``; each is
+    pasted once, by a ``{glue:figure}`` with its caption and number)."""
     nb = json.loads(nb_path.read_text())
     n = 0
     for cell in nb["cells"]:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        hidden = bool(tags & {"remove-output", "remove-cell"})
         for out in cell.get("outputs", []):
-            html = out.get("data", {}).get("text/html", "")
-            html = "".join(html) if isinstance(html, list) else html
-            n += html.count('class="plotly-graph-div"')
+            glued = "scrapbook" in out.get("metadata", {})
+            if hidden and not glued:
+                continue
+            for mime, html in out.get("data", {}).items():
+                if mime.endswith("text/html"):  # also application/papermill.record/text/html
+                    html = "".join(html) if isinstance(html, list) else html
+                    n += html.count('class="plotly-graph-div"')
     return n
 
 
@@ -457,6 +507,18 @@ def build(root: Path | None = None) -> Path:
     return index
 
 
+def _param_path(value):
+    """A path for a chapter's parameters: relative to ``notebooks/`` (where the chapters run)
+    when it lies inside the book root, so executed notebooks name no folder of this machine;
+    the user's own absolute path otherwise."""
+    if not value:
+        return value
+    path, root = Path(value).resolve(), repo_root()
+    if path.is_relative_to(root):
+        return os.path.relpath(path, root / "notebooks")
+    return str(path)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_helpers.book")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -475,7 +537,7 @@ def main(argv=None) -> int:
             params = {"ckplus_path": a.ckplus, "fer2013_path": a.fer2013,
                       "ferplus_path": a.ferplus, "data_dir": a.data_dir,
                       "artifacts_dir": a.artifacts_dir}
-            params = {k: (str(Path(v).resolve()) if v else v) for k, v in params.items()}
+            params = {k: _param_path(v) for k, v in params.items()}
             run_notebooks(a.profile, a.only, params)
         elif a.cmd == "data":
             ensure_synthfacs(a.profile)

@@ -3,6 +3,10 @@
 - Drops repeated identical ``<script>`` entries: sphinx-thebe registers its inline config
   (``const THEBE_JS_URL = ...``) once per ``env-before-read-docs`` event, which
   jupyter-book fires twice, and a repeated ``const`` is a SyntaxError in the browser.
+- Rewrites the pages holding a bibliography, or citing one, on every build:
+  sphinxcontrib-bibtex decides which entries a ``{bibliography}`` lists after all pages are
+  read, but tells Sphinx nothing changed, so an incremental build kept a references page
+  without the works newly cited in a chapter.
 - Points the ipywidgets HTML manager at its fonts in ``_static/html-manager/`` (vendored
   at build time) instead of a page-relative ``@jupyter-widgets/...`` path that does not
   exist offline.
@@ -38,7 +42,17 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = keep
 
 
+def _bibliography_pages(app, env):
+    dom = env.domains.get("cite") if hasattr(env.domains, "get") else None
+    if dom is None:
+        return []
+    pages = {key.docname for key in getattr(dom, "bibliographies", {})}
+    pages |= {ref.docname for ref in getattr(dom, "citation_refs", [])}
+    return sorted(pages & set(env.found_docs))
+
+
 def setup(app):
     app.add_js_file(None, body=ASSETS_JS, priority=150)
+    app.connect("env-updated", _bibliography_pages)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

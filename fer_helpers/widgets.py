@@ -32,8 +32,25 @@ def image_tabs(groups: dict[str, np.ndarray], cols: int = 8, zoom: int = 2) -> w
     return tab
 
 
+def next_active(active, current: int, step: int = 1) -> int | None:
+    """The active filter after (``step`` > 0) or before (``step`` < 0) filter ``current``,
+    wrapping around at the ends; ``None`` when no filter is active."""
+    active = np.sort(np.asarray(active, dtype=int))
+    if not len(active):
+        return None
+    if step > 0:
+        later = active[active > current]
+        return int(later[0] if len(later) else active[0])
+    earlier = active[active < current]
+    return int(earlier[-1] if len(earlier) else active[-1])
+
+
 def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
     """JupyterLab explorer: layer, filter, method, number of images, overlay on/off.
+
+    The filter slider spans every filter of the layer (256 in ``conv3``, most of them dead on
+    small data); the *active* menu and the *previous / next active* buttons step through the
+    filters that fire on ``images`` only.
 
     It recomputes pictures in Python on every change, so it works in a live kernel only; the
     published book shows the static explorer of :func:`fer_helpers.plotting.picture_explorer`.
@@ -58,21 +75,26 @@ def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
                "saliency": visualize.Saliency}
     cache = {}
     w_layer = widgets.Dropdown(options=layers, value=layers[-1], description="layer")
-    w_filter = widgets.IntSlider(0, 0, 255, description="filter")
+    w_filter = widgets.IntSlider(0, 0, 255, description="filter",
+                                 layout=widgets.Layout(width="420px"))
     w_method = widgets.Dropdown(options=list(methods), description="method")
     w_n = widgets.IntSlider(6, 1, n_max, description="images")
     w_overlay = widgets.Checkbox(True, description="overlay")
+    w_active = widgets.Dropdown(options=[], description="active",
+                                layout=widgets.Layout(width="180px"))
+    w_prev = widgets.Button(description="previous active", icon="chevron-left")
+    w_next = widgets.Button(description="next active", icon="chevron-right")
+    w_count = widgets.Label()
     out = widgets.Output()
+    state = {"active": np.zeros(0, int), "quiet": False}
 
     def top_for(layer):
         if layer not in cache:
             cache[layer] = visualize.TopActivations(model, layer, n=n_max)(images)
         return cache[layer]
 
-    def update(*_):
-        top = top_for(w_layer.value)
-        w_filter.max = len(top.index) - 1
-        idx = top.index[w_filter.value][:w_n.value]
+    def draw():
+        idx = top_for(w_layer.value).index[w_filter.value][:w_n.value]
         idx = idx[idx >= 0]
         out.clear_output(wait=True)
         with out:
@@ -91,8 +113,56 @@ def filter_explorer(model, images: np.ndarray, layers=None, n_max: int = 16):
                                         title=f"{w_method.value}: {w_layer.value} filter "
                                               f"{w_filter.value}"))
 
-    for w in (w_layer, w_filter, w_method, w_n, w_overlay):
-        w.observe(update, names="value")
-    update()
+    def quietly(fn):
+        state["quiet"] = True
+        try:
+            fn()
+        finally:
+            state["quiet"] = False
+
+    def sync_menu():
+        f = w_filter.value
+        w_active.value = f if f in state["active"] else None
+
+    def on_layer(*_):
+        top = top_for(w_layer.value)
+        active = np.flatnonzero(top.max_activation > 0)
+        state["active"] = active
+
+        def reset():
+            w_filter.max = len(top.index) - 1
+            w_active.options = [(str(f), int(f)) for f in active]
+            if len(active) and w_filter.value not in active:
+                w_filter.value = int(active[0])
+            sync_menu()
+
+        quietly(reset)
+        w_count.value = f"{len(active)} of {len(top.index)} filters active"
+        w_prev.disabled = w_next.disabled = not len(active)
+        draw()
+
+    def on_filter(*_):
+        if not state["quiet"]:
+            quietly(sync_menu)
+            draw()
+
+    def on_menu(change):
+        if not state["quiet"] and change["new"] is not None:
+            w_filter.value = change["new"]
+
+    def step(k):
+        f = next_active(state["active"], w_filter.value, k)
+        if f is not None:
+            w_filter.value = f
+
+    w_layer.observe(on_layer, names="value")
+    w_filter.observe(on_filter, names="value")
+    w_active.observe(on_menu, names="value")
+    for w in (w_method, w_n, w_overlay):
+        w.observe(lambda *_: state["quiet"] or draw(), names="value")
+    w_prev.on_click(lambda _: step(-1))
+    w_next.on_click(lambda _: step(+1))
+    on_layer()
     return widgets.VBox([widgets.HBox([w_layer, w_method, w_overlay]),
-                         widgets.HBox([w_filter, w_n]), out])
+                         widgets.HBox([w_filter, w_n]),
+                         widgets.HBox([w_prev, w_active, w_next, w_count]), out])

@@ -106,3 +106,23 @@ def _check_page(page: str, server: str, browser) -> list[str]:
     tab.wait_for_timeout(1000)  # late errors (fonts, favicon) still reach the handlers
     ctx.close()
     return [f"{page}: {p}" for p in problems]
+
+
+def test_bibliography_renders_and_figures_are_numbered(server, browser):
+    ctx = browser.new_context()
+    tab = ctx.new_page()
+    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    tab.goto(f"{server}/book/references.html", wait_until="load")
+    entries = tab.locator("div.citation, dl.citation > dt").count()
+    text = tab.inner_text("main")
+    assert entries >= 10, f"{entries} bibliography entries"
+    assert "a deep learning perspective on the origin of facial expressions" in text.lower()
+    tab.goto(f"{server}/book/intro.html", wait_until="load")
+    assert tab.locator("main a[href*='references.html#']").count() >= 5
+    assert "Breuer" in tab.locator("main .bibtex-citation").first.inner_text()  # the paper
+    for name in ("01_data", "02_training", "03_visualization", "04_facs_correlation"):
+        tab.goto(f"{server}/book/_generated/{name}.html", wait_until="load")
+        captions = tab.locator("figure figcaption").all_inner_texts()
+        assert len(captions) >= 3, name
+        assert all(c.strip().startswith("Fig.") for c in captions), captions
+    ctx.close()

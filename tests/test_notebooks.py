@@ -67,3 +67,36 @@ def test_no_live_widget_or_training_log_in_the_pages(built_book):
         assert "epoch 1:" not in text and "it/s]" not in text  # no per-epoch lines, no bars
         if name == "03_visualization":
             assert "The live explorer runs in JupyterLab" in text
+
+
+def test_executed_notebooks_are_clean_to_publish_and_download(built_book):
+    from fer_helpers.book import toc_chapters
+
+    for name in toc_chapters(ROOT):
+        text = (ROOT / "book" / "_generated" / f"{name}.ipynb").read_text()
+        assert str(ROOT) not in text, f"{name}: an absolute path of the build machine"
+        nb = json.loads(text)
+        tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+        injected = [t for t in tags if "injected-parameters" in t]
+        assert injected and all("remove-cell" in t for t in injected), name  # kept, hidden
+        assert sum("parameters" in t for t in tags) == 1, name  # the chapter's own, shown
+        pm = nb["metadata"]["papermill"]
+        assert pm["input_path"] == f"notebooks/{name}.ipynb", name
+        stderr = [o for c in nb["cells"] for o in c.get("outputs", [])
+                  if o.get("name") == "stderr"]
+        assert "oneDNN" not in json.dumps(stderr) and "absl" not in json.dumps(stderr), name
+
+
+def test_main_figures_are_numbered_with_captions(built_book):
+    import re
+
+    pages = ROOT / "_build" / "html" / "book" / "_generated"
+    for name in ("01_data", "02_training", "03_visualization", "04_facs_correlation"):
+        html = (pages / f"{name}.html").read_text()
+        figures = re.findall(r'<figure class="[^"]*" id="(fig-[^"]+)">(.*?)</figure>', html,
+                             flags=re.S)
+        assert len(figures) >= 3, name
+        for fig_id, body in figures:
+            assert re.search(r'<span class="caption-number">Fig\. \d+', body), fig_id
+            assert "plotly-graph-div" in body, fig_id  # the glued figure itself arrived
+            assert "SynthFACS (synthetic)" in body, fig_id  # ci runs on SynthFACS
