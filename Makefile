@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 book: install
-	$(PY) -m fer_helpers.book data --profile $(PROFILE)
+	$(PY) -m fer_helpers.book data --profile $(PROFILE) $(DATA_ARGS)
 	$(PY) -m fer_helpers.book run --profile $(PROFILE) $(DATA_ARGS)
 	$(PY) -m fer_helpers.book build
 

@@ -113,4 +113,23 @@ def test_synthfacs_is_written_again_when_its_profile_changes(tmp_path, monkeypat
     book.ensure_synthfacs("ci", tmp_path, verbose=False)
     assert len(paths["fer2013"].read_text().splitlines()) == 41  # header + 40 rows
     assert (paths["ckplus"] / "synthfacs_truth.csv").stat().st_mtime_ns == ck_truth
-    assert json.loads(stamp.read_text())["fer_rows"] == 40
+    assert json.loads(stamp.read_text())["fer2013"]["fer_rows"] == 40
+
+
+def test_a_run_writes_only_the_synthfacs_it_reads(tmp_path, monkeypatch):
+    monkeypatch.setitem(book.PROFILES, "ci", {**book.PROFILES["ci"], "ck_subjects": 2,
+                                              "fer_rows": 30})
+    real_ck, real_fer = tmp_path / "my_ckplus", tmp_path / "fer2013.csv"
+    real_ck.mkdir()
+    real_fer.write_text("emotion,pixels,Usage\n")
+    data = tmp_path / "data"
+    paths = book.dataset_paths("ci", ckplus_path=real_ck, data_dir=data)
+    synth = book.synthfacs_paths("ci", data)
+    assert paths["ckplus"] == real_ck and not paths["ckplus_synthetic"]
+    assert not synth["ckplus"].exists()  # no CK+ tree the run would not read
+    assert paths["fer2013_synthetic"] and paths["fer2013"].is_file()
+    paths = book.dataset_paths("ci", ckplus_path=real_ck, fer2013_path=real_fer,
+                               data_dir=tmp_path / "data2")
+    assert paths["ferplus"] is None and not (tmp_path / "data2").exists()
+    with pytest.raises(FileNotFoundError, match="ckplus_path="):
+        book.dataset_paths("ci", ckplus_path=tmp_path / "missing", data_dir=data)
