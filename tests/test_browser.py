@@ -126,3 +126,67 @@ def test_bibliography_renders_and_figures_are_numbered(server, browser):
         assert len(captions) >= 3, name
         assert all(c.strip().startswith("Fig.") for c in captions), captions
     ctx.close()
+
+
+#: Code, output and table blocks the reader sees cut: content wider than a box that hides its
+#: overflow, or a block reaching past the article's column without a scrolling box around it.
+_CLIPPED = """() => {
+  const col = document.querySelector('.bd-article-container') || document.querySelector('main');
+  const right = col.getBoundingClientRect().right + 1;
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const out = [];
+  for (const el of col.querySelectorAll('pre, table, .output, .cell_output > *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0) continue;
+    const hides = ['hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+    let scroller = scrolls(el);
+    for (let p = el.parentElement; p && p !== col && !scroller; p = p.parentElement) {
+      scroller = scrolls(p);
+    }
+    if ((hides && el.scrollWidth > el.clientWidth + 1) || (box.right > right && !scroller)) {
+      out.push(el.tagName + ': ' + (el.innerText || '').slice(0, 60).replace(/\\n/g, ' '));
+    }
+  }
+  return out;
+}"""
+#: A block the check must flag (it runs on the first chapter before the real check).
+_PLANT = """() => {
+  const pre = document.createElement('pre');
+  pre.style.overflowX = 'hidden'; pre.style.whiteSpace = 'pre'; pre.textContent = 'x'.repeat(900);
+  (document.querySelector('.bd-article-container') || document.body).appendChild(pre);
+}"""
+
+
+def test_no_page_clips_a_block_at_1280px(server, browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = ctx.new_page()
+    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    tab.goto(f"{server}/book/_generated/01_data.html", wait_until="load")
+    tab.evaluate(_PLANT)
+    assert any("xxxx" in c for c in tab.evaluate(_CLIPPED)), "the check misses a cut block"
+    clipped = []
+    for page in pages():
+        if 'http-equiv="Refresh"' in (HTML / page).read_text():
+            continue  # index.html only redirects to the introduction
+        tab.goto(f"{server}/{page}", wait_until="load")
+        clipped += [f"{page}: {c}" for c in tab.evaluate(_CLIPPED)]
+    ctx.close()
+    assert not clipped, "\n".join(clipped)
+
+
+def test_results_page_lists_every_chapter(server, browser):
+    import json
+
+    from fer_helpers.book import toc_chapters
+
+    ctx = browser.new_context()
+    tab = ctx.new_page()
+    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    tab.goto(f"{server}/book/_generated/results.html", wait_until="load")
+    headings = tab.locator("main h2").all_inner_texts()
+    ctx.close()
+    for name in toc_chapters(ROOT):
+        nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        title = "".join(nb["cells"][0]["source"]).splitlines()[0].lstrip("# ").strip()
+        plain = [h.replace("\u2019", "'") for h in headings]  # Sphinx curls apostrophes
+        assert any(title in h for h in plain), f"{name} ({title!r}) not in {headings}"
