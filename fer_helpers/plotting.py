@@ -164,3 +164,45 @@ def gradient_overlay(image: np.ndarray, gradient: np.ndarray, alpha: float = 0.7
     red = np.array([255.0, 40.0, 40.0], np.float32)
     rgb = (1 - alpha * w[..., None]) * rgb + alpha * w[..., None] * red
     return rgb.clip(0, 255).astype(np.uint8)
+
+
+def apply_timeline(df, emotions=None, face_id=None, title: str = "") -> go.Figure:
+    """Emotion probabilities (top) and AU intensities (bottom) over time, per face, from a
+    table of :func:`fer_helpers.apply.apply`; a dropdown picks the face."""
+    from plotly.subplots import make_subplots
+
+    found = df[df["success"] == 1]
+    skip = {"frame", "face_id", "timestamp", "confidence", "success", "face_x", "face_y",
+            "face_w", "face_h", "pose_Rz", "emotion", "align", "input"}
+    emotions = list(emotions) if emotions is not None else [
+        c for c in df.columns if c not in skip and not c.startswith("AU")]
+    aus = [c for c in df.columns if c.startswith("AU") and c.endswith("_r")]
+    ids = sorted(found["face_id"].unique()) if face_id is None else [face_id]
+    x = "timestamp" if df["timestamp"].notna().all() and df["timestamp"].max() > 0 else "frame"
+    rows = 2 if aus else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=["emotion probability"] + (["AU intensity"] if aus
+                                                                  else []))
+    owner = []
+    for fid in ids:
+        g = found[found["face_id"] == fid]
+        for e in emotions:
+            fig.add_trace(go.Scatter(x=g[x], y=g[e], name=e, mode="lines",
+                                     legendgroup="emotion", visible=fid == ids[0]), 1, 1)
+            owner.append(fid)
+        for a in aus:
+            fig.add_trace(go.Scatter(x=g[x], y=g[a], name=a[:-2], mode="lines",
+                                     legendgroup="au", visible=fid == ids[0]), 2, 1)
+            owner.append(fid)
+    if len(ids) > 1:
+        fig.update_layout(updatemenus=[{"buttons": [
+            {"label": f"face {fid}", "method": "update",
+             "args": [{"visible": [o == fid for o in owner]}]} for fid in ids],
+            "x": 1.0, "y": 1.15, "xanchor": "right"}])
+    fig.update_yaxes(range=[0, 1], row=1, col=1)
+    if aus:
+        fig.update_yaxes(range=[0, 5], row=2, col=1)
+    fig.update_xaxes(title_text="seconds" if x == "timestamp" else "frame", row=rows, col=1)
+    fig.update_layout(title=title or f"per-frame predictions, face {ids[0] if ids else '-'}",
+                      height=300 + 220 * (rows - 1), margin={"t": 80})
+    return fig

@@ -27,6 +27,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from ..visualize.layers import first_input
+
 
 def responses(model: keras.Model, layer: str, images: np.ndarray,
               batch_size: int = 256) -> np.ndarray:
@@ -36,7 +38,7 @@ def responses(model: keras.Model, layer: str, images: np.ndarray,
     """
     from ..training import as_input
 
-    feature = keras.Model(model.input, model.get_layer(layer).output)
+    feature = keras.Model(first_input(model), model.get_layer(layer).output)
     out = []
     for s in range(0, len(images), batch_size):
         maps = np.asarray(feature(as_input(images[s:s + batch_size]), training=False),

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from ..visualize.layers import first_input
+
 
 def receptive_field(model: keras.Model, layer: str) -> tuple[int, int, float]:
     """(size, stride, centre of unit 0) in input pixels, for square conv/pool stacks.
@@ -82,7 +84,7 @@ def exact_localization(model: keras.Model, cset, pairs: pd.DataFrame, layer: str
     from ..training import as_input
     from ..visualize import GuidedBackprop
 
-    feature = keras.Model(model.input, model.get_layer(layer).output)
+    feature = keras.Model(first_input(model), model.get_layer(layer).output)
     maps = np.concatenate([np.asarray(feature(as_input(cset.images[s:s + 256]),
                                               training=False), np.float32)
                            for s in range(0, len(cset.images), 256)])

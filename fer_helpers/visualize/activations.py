@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .layers import conv_layer
+from .layers import conv_layer, first_input
 
 
 def _batches(images, batch_size: int):
@@ -54,9 +54,10 @@ class TopActivations:
     def __init__(self, model: keras.Model, layer: str, n: int = 9, batch_size: int = 256):
         conv_layer(model, layer)
         self.layer, self.n, self.batch_size = layer, n, batch_size
-        self.feature = keras.Model(model.input, model.get_layer(layer).output)
+        # the first input: Keras 2 files often load with a list of one input
+        self.feature = keras.Model(first_input(model), model.get_layer(layer).output)
         self.n_filters = int(self.feature.output.shape[-1])
-        self._in_hw = tuple(model.input.shape[1:3])
+        self._in_hw = tuple(first_input(model).shape[1:3])
 
     def __call__(self, images) -> TopImages:
         f, n = self.n_filters, self.n

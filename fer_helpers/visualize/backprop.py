@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from .chain import ChainBackward, chain_of, per_image
-from .layers import conv_layer
+from .layers import conv_layer, first_input
 from .relu import clone_with_relu
 
 
@@ -62,9 +62,10 @@ class FilterGradient:
         conv_layer(model, layer)
         clone = clone_with_relu(model, self.rule, precision)
         self.layer = layer
-        self.feature = keras.Model(clone.input, clone.get_layer(layer).output)
+        # the first input: Keras 2 files often load with a list of one input
+        self.feature = keras.Model(first_input(clone), clone.get_layer(layer).output)
         self.n_filters = int(self.feature.output.shape[-1])
-        self.input_shape = tuple(model.input.shape[1:])
+        self.input_shape = tuple(first_input(model).shape[1:])
         self.batch_size = batch_size
         self._step = tf.function(self._gradients, reduce_retracing=True)
         self._peaks = tf.function(self._units, reduce_retracing=True)

@@ -26,3 +26,13 @@ def conv_layer(model: keras.Model, name: str) -> keras.layers.Layer:
                          f"{type(layer).__name__}, not convolutional; its convolutional layers "
                          f"are {valid}")
     return layer
+
+
+def first_input(model):
+    """The model's (first) input tensor, also when ``model.input`` is a list."""
+    inp = model.input
+    while isinstance(inp, list | tuple):
+        inp = inp[0]
+    if isinstance(inp, dict):
+        inp = next(iter(inp.values()))
+    return inp
