@@ -1,11 +1,13 @@
 # `make book` and `make test` work on a fresh clone: they create (or reuse) .venv, install
-# the pinned dependencies, then run. PROFILE=ci|quick|full; real data: CKPLUS=..., FER2013=...
+# the pinned dependencies, then run. PROFILE=ci|quick|full; real data: CKPLUS=..., FER2013=...,
+# FERPLUS=..., NOVA=... (a NovaEmotions/TFD-style class folder), CASME2=... (the CASME II folder)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 DATA_ARGS := $(if $(CKPLUS),--ckplus $(CKPLUS)) $(if $(FER2013),--fer2013 $(FER2013)) \
-             $(if $(FERPLUS),--ferplus $(FERPLUS))
+             $(if $(FERPLUS),--ferplus $(FERPLUS)) $(if $(NOVA),--nova $(NOVA)) \
+             $(if $(CASME2),--casme2 $(CASME2))
 
 .PHONY: book test install lint unit notebooks build browser chromium bench clean
 

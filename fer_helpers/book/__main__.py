@@ -17,19 +17,22 @@ def main(argv=None) -> int:
     r = sub.add_parser("run", help="execute the chapters with papermill")
     r.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     r.add_argument("--only", nargs="*", help="chapter name prefixes, e.g. 01 02")
-    for k in ("ckplus", "fer2013", "ferplus", "data-dir", "artifacts-dir"):
+    for k in ("ckplus", "fer2013", "ferplus", "nova", "casme2", "data-dir", "artifacts-dir"):
         r.add_argument(f"--{k}", default=None, help=f"path to {k} (default: SynthFACS)")
     d = sub.add_parser("data", help="write the SynthFACS data a run will use, if missing")
     d.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     for k in ("ckplus", "fer2013", "ferplus", "data-dir"):
         d.add_argument(f"--{k}", default=None, help=f"path to {k}: no SynthFACS {k} is written")
+    for k in ("nova", "casme2"):  # chapters 5 and 6 write their own SynthFACS when needed
+        d.add_argument(f"--{k}", default=None, help=argparse.SUPPRESS)
     sub.add_parser("vendor", help="fetch the offline JS into book/_vendor")
     sub.add_parser("build", help="strict jupyter-book build + figure check")
     a = p.parse_args(argv)
     try:
         if a.cmd == "run":
             params = {"ckplus_path": a.ckplus, "fer2013_path": a.fer2013,
-                      "ferplus_path": a.ferplus, "data_dir": a.data_dir,
+                      "ferplus_path": a.ferplus, "nova_path": a.nova,
+                      "casme2_path": a.casme2, "data_dir": a.data_dir,
                       "artifacts_dir": a.artifacts_dir}
             params = {k: _param_path(v) for k, v in params.items()}
             run_notebooks(a.profile, a.only, params)
