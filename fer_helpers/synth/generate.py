@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import lru_cache
 from multiprocessing import get_context
 
 import cv2
@@ -63,6 +64,13 @@ def identity(seed: int, ident: int) -> Identity:
     return Identity.sample(np.random.default_rng([seed, 0, ident]))
 
 
+@lru_cache(maxsize=2048)
+def _identity(seed: int, ident: int) -> Identity:
+    """:func:`identity`, kept: a dataset's people recur (about 8 images each), and an
+    :class:`Identity` caches its posed-outline geometry for :func:`render`."""
+    return identity(seed, ident)
+
+
 @dataclass
 class SynthFaces:
     """Faces with their exact ground truth.
@@ -100,7 +108,7 @@ def _sample(seed: int, domain: Domain, i: int, emotions, weights, n_identities: 
     ident = int(rng.integers(n_identities))
     emo = EMOTIONS.index(emotions[rng.choice(len(emotions), p=weights)])
     aus = sample_aus(EMOTIONS[emo], rng, domain.intensity, n_unrelated=domain.n_unrelated)
-    scene = domain.scene(identity(seed, ident), aus, rng)
+    scene = domain.scene(_identity(seed, ident), aus, rng)
     img, lm = render(scene)
     return img, emo, aus, ident, lm, scene.nuisance.blur
 
@@ -112,6 +120,68 @@ def _chunk(args):
     rows = [_sample(seed, dom, i, emotions, weights, n_identities) for i in range(lo, hi)]
     cols = zip(*rows, strict=True)
     return [np.stack(col) if k != 5 else np.array(col) for k, col in enumerate(cols)]
+
+
+_counter = None  # a worker's handle on the pool's shared next-chunk counter
+
+
+def _set_counter(counter) -> None:
+    global _counter
+    _counter = counter
+
+
+def _claim(counter) -> int:
+    with counter.get_lock():
+        i = counter.value
+        counter.value = i + 1
+    return i
+
+
+def _job(spec, i: int):
+    """Chunk ``i`` of ``spec = (seed, domain, n, chunk, emotions, weights, n_identities)``."""
+    seed, domain, n, chunk, emotions, w, n_identities = spec
+    lo = i * chunk
+    return seed, domain, lo, min(n, lo + chunk), emotions, w, n_identities
+
+
+def _claim_chunk(spec, n_chunks: int):
+    """Worker task: render the next chunk nobody has claimed yet, if any is left."""
+    i = _claim(_counter)
+    return (i, _chunk(_job(spec, i))) if i < n_chunks else None
+
+
+def _run_pool(spec, n_jobs: int):
+    """Render the chunks of ``spec`` (see :func:`_job`) with ``n_jobs - 1`` spawned
+    workers and this process.
+
+    Chunks are claimed from a shared counter when a process is ready for one, so this
+    process renders from the start while the workers boot (imports), and no chunk waits
+    in a queue for a busy or still-starting worker.
+    """
+    ctx = get_context("spawn")
+    counter = ctx.Value("q", 0)
+    n_chunks = -(-spec[2] // spec[3])
+    parts = [None] * n_chunks
+    pool = ProcessPoolExecutor(n_jobs - 1, mp_context=ctx, initializer=_set_counter,
+                               initargs=(counter,))
+    try:
+        futures = [pool.submit(_claim_chunk, spec, n_chunks) for _ in range(n_chunks)]
+        while (i := _claim(counter)) < n_chunks:
+            parts[i] = _chunk(_job(spec, i))
+        # the rest were claimed by workers; tasks that never started are not needed, nor
+        # are queued ones that will find nothing left (a worker may still be starting)
+        pending = {f for f in futures if not f.cancel()}
+        while any(p is None for p in parts):
+            if not pending:
+                raise RuntimeError("a claimed chunk was never returned")
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                if (got := f.result()) is not None:
+                    parts[got[0]] = got[1]
+    finally:
+        # every chunk is in: don't wait for a worker that is still starting up to exit
+        pool.shutdown(wait=False, cancel_futures=True)
+    return parts
 
 
 def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weights=None,
@@ -147,14 +217,17 @@ def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weig
     n_identities = n_identities or max(1, n // 8)
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
-    jobs = [(seed, domain, lo, min(n, lo + chunk), emotions, w, n_identities)
-            for lo in range(0, n, chunk)]
     n_jobs = n_jobs or os.cpu_count() or 1
-    if n_jobs == 1 or len(jobs) == 1:
-        parts = [_chunk(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_chunk, jobs))
+    parallel = n_jobs > 1 and n > chunk
+    if parallel:  # smaller chunks in a pool: less idle time at the end
+        chunk = min(chunk, max(32, -(-n // (16 * n_jobs))))
+    spec = (seed, domain, n, chunk, emotions, w, n_identities)
+    threads = cv2.getNumThreads()
+    try:
+        parts = (_run_pool(spec, n_jobs) if parallel else
+                 [_chunk(_job(spec, i)) for i in range(-(-n // chunk))])
+    finally:
+        cv2.setNumThreads(threads)  # _chunk sets one thread (for workers)
     if not parts:
         dw, dh = DOMAINS[domain].size
         parts = [[np.zeros((0, dh, dw), np.uint8), np.zeros(0, int),

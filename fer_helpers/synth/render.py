@@ -75,6 +75,20 @@ class Identity:
         """Neutral 68-point landmarks in face units (computed once per identity)."""
         return TEMPLATE + np.tensordot(self.shape, _MODES, axes=1) + self.jitter
 
+    @cached_property
+    def _outline(self) -> np.ndarray:
+        """Face-unit points :func:`render` poses after the landmarks (rows 68: of
+        ``_OUTLINE_SPLIT`` order): neutral landmarks, head, neck, forehead, hair fringe."""
+        neutral = self.neutral_shape
+        jaw_w = np.abs(neutral[[0, 16], 0]).mean()
+        return np.concatenate([
+            neutral, _arc(jaw_w * 1.08, self.forehead + 0.12, 21, 0.1),
+            np.array([[-jaw_w * 1.05, 0.9], [jaw_w * 1.05, 0.9]]),
+            np.array([[-0.55, 0.8], [0.55, 0.8], [0.6, 4.0], [-0.6, 4.0]]),
+            _arc(jaw_w * 0.99, self.forehead, 15, 0.05)[1:-1],
+            _arc(jaw_w * 1.0, self.forehead + 0.05, 15, 0.05),
+            _arc(jaw_w * 0.7, self.hairline, 15, -0.25)[::-1]])
+
 
 
 @dataclass(frozen=True)
@@ -138,14 +152,21 @@ def face_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     AU moves, so it is the same for a face with or without any AU; it works on real
     68-point annotations (CK+ ``Landmarks/``) too.
     """
-    src = TEMPLATE[list(STABLE)]
-    dst = np.asarray(landmarks, float)[list(STABLE)]
-    sm, dm = src.mean(0), dst.mean(0)
-    s0, d0 = src - sm, dst - dm
-    a = (s0 * d0).sum() / (s0**2).sum()
-    b = (s0[:, 0] * d0[:, 1] - s0[:, 1] * d0[:, 0]).sum() / (s0**2).sum()
+    dst = np.asarray(landmarks, float)[_STABLE_IDX]
+    dm = np.add.reduce(dst, 0) / len(STABLE)  # dst.mean(0), without its Python wrapper
+    d0 = dst - dm
+    s0, ss = _STABLE_S0, _STABLE_SS
+    a = (s0 * d0).sum() / ss
+    b = (s0[:, 0] * d0[:, 1] - s0[:, 1] * d0[:, 0]).sum() / ss
     mat = np.array([[a, -b], [b, a]])
-    return dm - mat @ sm, mat
+    return dm - mat @ _STABLE_SM, mat
+
+
+# face_frame's template side, computed once (same arithmetic as per call)
+_STABLE_IDX = np.array(STABLE)
+_STABLE_SM = TEMPLATE[_STABLE_IDX].mean(0)
+_STABLE_S0 = TEMPLATE[_STABLE_IDX] - _STABLE_SM
+_STABLE_SS = (_STABLE_S0**2).sum()
 
 
 def _cue_table():
@@ -166,6 +187,26 @@ def _cue_table():
 
 
 _CUE_TABLE = _cue_table()
+
+
+def _cue_groups():
+    """Per (AU, side): runs of consecutive cues drawn alike, as (dark, |shade|, width,
+    closed, [(anchor indices, offsets), ...]); one polylines call draws a run."""
+    groups = {}
+    for key, rows in _CUE_TABLE.items():
+        runs = []
+        for cue, idx, off in rows:
+            style = (cue.shade > 0, abs(cue.shade), cue.width, cue.closed)
+            if runs and runs[-1][:4] == style:
+                runs[-1][4].append((idx, off))
+            else:
+                runs.append((*style, [(idx, off)]))
+        if runs:
+            groups[key] = runs
+    return groups
+
+
+_CUE_GROUPS = _cue_groups()
 
 
 def _cue_points(code: int, side: int, lm_px: np.ndarray, mat: np.ndarray):
@@ -221,7 +262,8 @@ def au_region_masks(landmarks: np.ndarray, shape: tuple[int, int], blur: float =
 
 
 def _fx(pts: np.ndarray) -> np.ndarray:
-    return np.round(pts * _ONE).astype(np.int32)
+    p = pts * _ONE
+    return np.rint(p, out=p).astype(np.int32)
 
 
 _OUTLINE_SIZES = (N_POINTS, N_POINTS, 21, 2, 4, 13, 15, 15)
@@ -239,19 +281,26 @@ def _arc(rx: float, top: float, n: int = 15, y0: float = 0.0) -> np.ndarray:
 def _clip_fill(canvas: np.ndarray, poly: np.ndarray, draw) -> None:
     """Run ``draw(tile, offset)`` on a copy of the polygon's bounding box; keep it inside."""
     h, w = canvas.shape
-    x0, y0 = np.floor(poly.min(0) / _ONE).astype(int) - 1
-    x1, y1 = np.ceil(poly.max(0) / _ONE).astype(int) + 2
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    # poly is fixed point: pixel bounds floor(min / _ONE) - 1, ceil(max / _ONE) + 2
+    bx, by, bw, bh = cv2.boundingRect(poly)  # min and max - min + 1
+    x0, y0 = max((bx >> _SHIFT) - 1, 0), max((by >> _SHIFT) - 1, 0)
+    x1, y1 = min(-(-(bx + bw - 1) >> _SHIFT) + 2, w), min(-(-(by + bh - 1) >> _SHIFT) + 2, h)
     if x1 <= x0 or y1 <= y0:
         return
     roi = canvas[y0:y1, x0:x1]
-    off = np.array([x0, y0]) * _ONE
+    off = np.array([x0 * _ONE, y0 * _ONE])
     tile = roi.copy()
     draw(tile, off)
     mask = np.zeros_like(roi)
     cv2.fillPoly(mask, [poly - off], 255, cv2.LINE_AA, _SHIFT)
-    m = mask.astype(np.float32) / 255.0
-    roi[:] = np.round(tile * m + roi * (1.0 - m)).astype(np.uint8)
+    out = tile * _COVER[mask]
+    out += roi * _UNCOVER[mask]
+    roi[:] = np.rint(out, out=out)
+
+
+#: _clip_fill's blend weights by mask level: float32 ``m = mask / 255`` and ``1 - m``
+_COVER = np.arange(256, dtype=np.float32) / 255.0
+_UNCOVER = 1.0 - _COVER
 
 
 def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
@@ -271,96 +320,103 @@ def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     lm_fu = landmarks_face_units(idt, aus)
     big = Pose(pose.cx * k + (k - 1) / 2, pose.cy * k + (k - 1) / 2, pose.scale * k,
                pose.roll, pose.yaw)
-    neutral = idt.neutral_shape
-    jaw_w = np.abs(neutral[[0, 16], 0]).mean()
     # pose every point of the face at once: landmarks, neutral landmarks, head outline,
-    # neck, forehead, hair fringe (in _OUTLINE_SPLIT order)
-    outline = np.concatenate([
-        lm_fu, neutral, _arc(jaw_w * 1.08, idt.forehead + 0.12, 21, 0.1),
-        np.array([[-jaw_w * 1.05, 0.9], [jaw_w * 1.05, 0.9]]),
-        np.array([[-0.55, 0.8], [0.55, 0.8], [0.6, 4.0], [-0.6, 4.0]]),
-        _arc(jaw_w * 0.99, idt.forehead, 15, 0.05)[1:-1],
-        _arc(jaw_w * 1.0, idt.forehead + 0.05, 15, 0.05),
-        _arc(jaw_w * 0.7, idt.hairline, 15, -0.25)[::-1]])
-    (lmk, posed_neutral, head, head_base, neck, forehead, fringe_out,
-     fringe_in) = np.split(big.apply(outline, _OUTLINE_DEPTH), _OUTLINE_SPLIT)
+    # neck, forehead, hair fringe (in _OUTLINE_SPLIT order), and convert them to fixed
+    # point once (fx; drawing calls take slices of it)
+    posed = big.apply(np.concatenate([lm_fu, idt._outline]), _OUTLINE_DEPTH)
+    lmk, posed_neutral = posed[:_O_NEUTRAL], posed[_O_NEUTRAL:_O_HEAD]
+    fx = _fx(posed)
     lm = (lmk - (k - 1) / 2) / k  # output pixels
     _, mat = face_frame(lmk)
-    canvas = np.full((h * k, w * k), np.uint8(np.clip(nz.background, 0, 255)))
+    # points derived from the posed landmarks: nose bridge line, nostril centres, eye
+    # centres, lower edge of the teeth band (reversed), in fixed point too
+    efx = _fx(np.concatenate([
+        lmk[27:31] + mat @ _BRIDGE_OFF,
+        (lmk[_NOSTRIL_A] + lmk[_NOSTRIL_B]) / 2 + mat @ _NOSTRIL_OFF,
+        (lmk[_EYE_A] + lmk[_EYE_B]) / 2,
+        (lmk[60:65] + mat @ _TEETH_OFF)[::-1]]))
+    canvas = np.full((h * k, w * k), np.uint8(min(max(nz.background, 0), 255)))
     dark = np.zeros_like(canvas)
     light = np.zeros_like(canvas)
     aa = cv2.LINE_AA
     px = big.scale
 
     # head, hair, neck, face
-    cv2.fillPoly(canvas, [_fx(np.concatenate([head, head_base]))], idt.hair, aa, _SHIFT)
-    cv2.fillPoly(canvas, [_fx(neck)], idt.skin * 0.8, aa, _SHIFT)
-    face = np.concatenate([lmk[0:17], forehead])
-    cv2.fillPoly(canvas, [_fx(face)], idt.skin, aa, _SHIFT)
-    fringe = np.concatenate([fringe_out, fringe_in])
-    cv2.fillPoly(canvas, [_fx(fringe)], idt.hair, aa, _SHIFT)
+    cv2.fillPoly(canvas, [fx[_O_HEAD:_O_NECK]], idt.hair, aa, _SHIFT)  # head + its base
+    cv2.fillPoly(canvas, [fx[_O_NECK:_O_FOREHEAD]], idt.skin * 0.8, aa, _SHIFT)
+    face = np.concatenate([fx[0:17], fx[_O_FOREHEAD:_O_FRINGE]])
+    cv2.fillPoly(canvas, [face], idt.skin, aa, _SHIFT)
+    cv2.fillPoly(canvas, [fx[_O_FRINGE:]], idt.hair, aa, _SHIFT)
 
-    # brows
+    # brows (one call draws both, as two calls would)
     bw = max(1, int(round(idt.brow_width * px)))
-    for idx in (slice(17, 22), slice(22, 27)):
-        cv2.polylines(canvas, [_fx(lmk[idx])], False, idt.brows, bw, aa, _SHIFT)
+    cv2.polylines(canvas, [fx[17:22], fx[22:27]], False, idt.brows, bw, aa, _SHIFT)
 
     # eyes: sclera + iris clipped to the lids, then the lid lines
     lid = max(1, int(round(0.03 * px)))
-    for a, b in ((36, 42), (42, 48)):
-        poly = _fx(lmk[a:b])
-        centre = (lmk[a] + lmk[a + 3]) / 2
+    r_iris, r_pupil = int(0.09 * px * _ONE), int(0.04 * px * _ONE)
+    for a, b, centre in ((36, 42, efx[6]), (42, 48, efx[7])):
+        poly = fx[a:b]
 
         def eye(tile, off, centre=centre):
             tile[:] = 215
-            c = tuple(_fx(centre) - off)
-            cv2.circle(tile, c, int(0.09 * px * _ONE), idt.iris, -1, aa, _SHIFT)
-            cv2.circle(tile, c, int(0.04 * px * _ONE), 10, -1, aa, _SHIFT)
+            c = tuple(centre - off)
+            cv2.circle(tile, c, r_iris, idt.iris, -1, aa, _SHIFT)
+            cv2.circle(tile, c, r_pupil, 10, -1, aa, _SHIFT)
 
         _clip_fill(canvas, poly, eye)
         cv2.polylines(canvas, [poly[0:4]], False, 25, lid + 1, aa, _SHIFT)
         cv2.polylines(canvas, [poly[[3, 4, 5, 0]]], False, idt.skin * 0.55, lid, aa, _SHIFT)
 
     # nose
-    cv2.polylines(dark, [_fx(lmk[27:31] + mat @ (0.07, 0.0))], False, 30, lid, aa, _SHIFT)
-    cv2.polylines(dark, [_fx(lmk[31:36])], False, 90, lid, aa, _SHIFT)
-    for i, j in ((31, 32), (34, 35)):
-        c = _fx((lmk[i] + lmk[j]) / 2 + mat @ (0.0, -0.02))
-        axes = (int(0.05 * px * _ONE), int(0.025 * px * _ONE))
+    cv2.polylines(dark, [efx[0:4]], False, 30, lid, aa, _SHIFT)
+    cv2.polylines(dark, [fx[31:36]], False, 90, lid, aa, _SHIFT)
+    axes = (int(0.05 * px * _ONE), int(0.025 * px * _ONE))
+    for c in (efx[4], efx[5]):
         cv2.ellipse(canvas, tuple(c), axes, 0, 0, 360, idt.skin * 0.35, -1, aa, _SHIFT)
 
     # mouth: lips, then the opening with a band of upper teeth
-    outer, inner = _fx(lmk[48:60]), _fx(lmk[60:68])
+    outer, inner = fx[48:60], fx[60:68]
     cv2.fillPoly(canvas, [outer], idt.lips, aa, _SHIFT)
+    teeth = np.concatenate([fx[60:65], efx[8:13]])
 
     def mouth(tile, off):
         tile[:] = 28
-        teeth = np.concatenate([lmk[60:65], (lmk[60:65] + mat @ (0.0, 0.05))[::-1]])
-        cv2.fillPoly(tile, [_fx(teeth) - off], 205, aa, _SHIFT)
+        cv2.fillPoly(tile, [teeth - off], 205, aa, _SHIFT)
 
     _clip_fill(canvas, inner, mouth)
     cv2.polylines(canvas, [inner[0:5]], False, idt.lips * 0.45, lid, aa, _SHIFT)
 
     # AU appearance cues, anchored at neutral landmarks + the AU's own move only (the pose
     # is linear in a displacement, so the posed neutral face is shifted, not re-posed)
-    lin = big.linear().T
-    for a, code in enumerate(AU_CODES):
-        for side in (0, 1):
-            level = aus[a, side] / 5.0
-            if level <= 0 or not CUES[code]:
-                continue
-            anchor = posed_neutral + (_BASIS[a, side] * level) @ lin
-            for cue, pts in _cue_points(code, side, anchor, mat):
-                layer = dark if cue.shade > 0 else light
-                value = int(round(255 * min(1.0, abs(cue.shade) * level)))
-                width = max(1, int(round(cue.width * px)))
-                cv2.polylines(layer, [_fx(pts)], cue.closed, value, width, aa, _SHIFT)
+    levels = aus / 5.0
+    active = [(a, side, level)
+              for (a, side), level in zip(_AU_SIDES, levels.ravel().tolist(), strict=True)
+              if not level <= 0 and (a, side) in _CUE_RUNS]
+    if active:
+        lin = big.linear().T
+        mat_t = mat.T
+    for a, side, level in active:
+        idx, offs, runs = _CUE_RUNS[a, side]
+        anchor = posed_neutral + (_BASIS[a, side] * level) @ lin
+        # each cue's offsets @ mat.T, as one stacked matmul per cue length (the same
+        # per-cue products), then all of this AU side's cue points to fixed point at once
+        moved = [(off @ mat_t).reshape(-1, 2) for off in offs]
+        pts = _fx(anchor[idx] + (moved[0] if len(moved) == 1 else np.concatenate(moved)))
+        for is_dark, shade, width, closed, rows in runs:
+            value = int(round(255 * min(1.0, shade * level)))
+            width = max(1, int(round(width * px)))
+            cv2.polylines(dark if is_dark else light, [pts[r] for r in rows], closed, value,
+                          width, aa, _SHIFT)
 
     img = canvas.astype(np.float32)
     if dark.any():
-        img *= 1.0 - dark.astype(np.float32) * (0.85 / 255.0)
+        img *= cv2.LUT(dark, _DARKEN)
     if light.any():
-        img += (255.0 - img) * light.astype(np.float32) * (0.6 / 255.0)
+        lift = 255.0 - img
+        lift *= light.astype(np.float32)
+        lift *= 0.6 / 255.0
+        img += lift
     if k > 1:
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
     if nz.blur > 0:
@@ -373,8 +429,40 @@ def render(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     if nz.noise > 0:
         rng = np.random.default_rng(nz.noise_seed)
         img += rng.standard_normal((h, w), dtype=np.float32) * np.float32(nz.noise)
-    np.round(img, out=img)
-    return np.clip(img, 0, 255, out=img).astype(np.uint8), lm
+    np.rint(img, out=img)
+    np.maximum(img, 0, out=img)  # np.clip(img, 0, 255), without its Python wrapper
+    return np.minimum(img, 255, out=img).astype(np.uint8), lm
+
+
+# render()'s fixed tables: row offsets into the posed points (_OUTLINE_SIZES order), the
+# (AU column, side) pairs in aus.ravel() order, cue runs by AU column, the darkening factor
+# by dark-layer level (the same float32 arithmetic as per pixel)
+(_O_NEUTRAL, _O_HEAD, _O_NECK, _O_FOREHEAD, _O_FRINGE) = (int(_OUTLINE_SPLIT[i])
+                                                           for i in (0, 1, 3, 4, 5))
+_AU_SIDES = [(a, side) for a in range(len(AU_CODES)) for side in (0, 1)]
+
+
+def _cue_plan(runs):
+    """One AU side's cue runs for render(): anchor indices of all its cue points, their
+    offsets stacked by cue length ((k, n, 2) arrays, in that order), and the runs with each
+    cue as a row slice of the points."""
+    cues = [(idx, off) for *_, run in runs for idx, off in run]
+    lengths = sorted({len(idx) for idx, _ in cues})
+    order = [c for n in lengths for c in cues if len(c[0]) == n]
+    start, rows = 0, {}
+    for idx, off in order:
+        rows[id(off)] = slice(start, start + len(idx))
+        start += len(idx)
+    idx = np.concatenate([i for i, _ in order])
+    offs = [np.stack([o for i, o in order if len(i) == n]) for n in lengths]
+    return idx, offs, [(*style, [rows[id(off)] for _, off in run]) for *style, run in runs]
+
+
+_CUE_RUNS = {(AU_CODES.index(code), side): _cue_plan(runs)
+             for (code, side), runs in _CUE_GROUPS.items()}
+_DARKEN = 1.0 - np.arange(256, dtype=np.float32) * (0.85 / 255.0)
+_BRIDGE_OFF, _NOSTRIL_OFF, _TEETH_OFF = np.array([[0.07, 0.0], [0.0, -0.02], [0.0, 0.05]])
+_NOSTRIL_A, _NOSTRIL_B, _EYE_A, _EYE_B = np.array([[31, 34], [32, 35], [36, 42], [39, 45]])
 
 
 @lru_cache(maxsize=8)
