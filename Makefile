@@ -45,6 +45,8 @@ bench: install
 	$(PY) -m fer_helpers.bench train
 	$(PY) -m fer_helpers.bench visualize
 	$(PY) -m fer_helpers.bench facs
+	$(PY) -m fer_helpers.bench micro
+	$(PY) -m fer_helpers.bench apply
 
 clean:
 	rm -rf _build book/_generated data/synthfacs artifacts

@@ -19,6 +19,16 @@ callbacks, per-epoch backup) in float32 and in bf16, and a large float32 matmul 
 machine's practical peak, and a fold of the quick profile's size and batch
 (``small_img_s``, and ``small_vs_large``, its ratio to the large bf16 run or, without bf16,
 the float32 pipeline). Epoch times exclude the first epoch (graph tracing).
+
+``python -m fer_helpers.bench micro``: SynthFACS micro-expression frames rendered per second
+(one core, 128x128 crops and 96x96), LBP-TOP clips per second (chapter 6's settings), and the
+seconds of a whole leave-one-subject-out run of chapter 6's three methods (quick profile's
+configuration, ``--n`` subjects, default 6, a CNN with fresh weights in place of chapter 2's).
+
+``python -m fer_helpers.bench transfer``: chapter 5's frozen-feature extraction (``pool3`` of
+``paper_cnn``, 48x48, bf16 where native) in images per second over ``--n`` SynthFACS faces
+(default 1200), and the seconds to train its heads on the cached features (the three AU heads
+together, 17 AUs, and the emotion head; quick's epochs; first fit with tracing, then a refit).
 """
 
 from __future__ import annotations
@@ -286,9 +296,184 @@ def bench_visualize(n_images: int = 512, top: int = 9) -> dict:
             "layer": "conv3", "size": "48x48", "cpu": _cpu()}
 
 
+def bench_micro(n_subjects: int = 6) -> dict:
+    """Render frames/s, LBP-TOP clips/s and LOSO seconds of chapter 6 (module docstring)."""
+    import tempfile
+    from pathlib import Path
+
+    import keras
+
+    from . import lbptop, micro, models, training
+    from .datasets import load_casme2
+    from .synth import write_casme2
+    from .synth.micro import MicroStyle, render_clip, sample_clip
+
+    render = {}
+    for size in (128, 96):
+        style = MicroStyle(size=size)
+        render_clip(sample_clip(0, 1, 0, "happiness", style))  # warm-up
+        t, n = time.perf_counter(), 0
+        for i in range(4):
+            frames, _, _ = render_clip(sample_clip(0, 1, i + 1, "disgust", style))
+            n += len(frames)
+        render[size] = n / (time.perf_counter() - t)
+        print(f"micro-expression clips at {size}x{size} (raw + registered crop): "
+              f"{render[size]:.0f} frames/s on one core", flush=True)
+    s = micro.settings("quick")
+    lbp = lbptop.LBPTop(size=s["micro_lbp_size"], length=s["micro_lbp_length"])
+    with tempfile.TemporaryDirectory(prefix="fer-bench-micro-") as tmp:
+        t = time.perf_counter()
+        write_casme2(Path(tmp) / "casme2", n_subjects=n_subjects, seed=0, size=96, n_jobs=1)
+        t_write = time.perf_counter() - t
+        ds = load_casme2(Path(tmp) / "casme2", "5class", "cropped")
+        cfg = micro.MicroConfig.for_profile("quick", training.set_precision("auto"))
+        data = micro.load_data(ds, 48, cfg.seq_length, lbp, "SynthFACS (synthetic)")
+        t = time.perf_counter()
+        x = lbptop.features(data.lbp, lbp)
+        lbp_rate = len(x) / (time.perf_counter() - t)
+        print(f"{lbp.describe()}: {lbp_rate:.1f} clips/s", flush=True)
+        keras.utils.set_random_seed(0)
+        source = models.paper_cnn((48, 48, 1), 8)
+        t = time.perf_counter()
+        run = micro.run_scheme(data, source, cfg, Path(tmp) / "artifacts", lbp)
+        loso = time.perf_counter() - t
+    training.set_precision("float32")
+    per_fold = loso / len(run.folds)
+    print(f"SynthFACS CASME II tree, {n_subjects} subjects, {len(ds)} clips: written in "
+          f"{t_write:.1f} s; LOSO of the three methods ({len(run.folds)} folds, quick "
+          f"configuration, {cfg.cnn.precision}): {loso:.1f} s ({per_fold:.1f} s per fold: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()) + ")")
+    return {"benchmark": "micro", "render_frames_per_s_128": round(render[128], 1),
+            "render_frames_per_s_96": round(render[96], 1),
+            "lbp_top_clips_per_s": round(lbp_rate, 1), "lbp_top": lbp.to_dict(),
+            "loso_seconds": round(loso, 1), "loso_seconds_per_fold": round(per_fold, 2),
+            "loso_method_seconds": {k: round(v, 1) for k, v in run.seconds.items()},
+            "subjects": n_subjects, "clips": len(ds), "precision": cfg.cnn.precision,
+            "cpu": _cpu()}
+
+
+def bench_apply(n_frames: int = 250, fer_path: str | None = None) -> dict:
+    """Frames/s of :func:`fer_helpers.apply.apply` on a 640x360 SynthFACS video (decode,
+    detection, alignment, inference), and of the ``fer`` package's ``FER().detect_emotions``
+    on the same decoded frames if it imports (``fer_path``/``$FER_PATH``: a folder holding
+    an unpacked ``fer`` wheel; never a project dependency)."""
+    import tempfile
+    from pathlib import Path
+
+    import cv2
+    import keras
+
+    from . import models
+    from .apply import apply, export_bundle, load_bundle
+    from .apply.bundle import CARD_FILE, default_dir
+    from .synth.face import AU_CODES
+    from .synth.video import write_video
+
+    with tempfile.TemporaryDirectory(prefix="fer-bench-apply-") as tmp:
+        video = Path(tmp) / "synthfacs.mp4"
+        write_video(video, n_frames=n_frames, size=(640, 360), seed=0)
+        if (default_dir() / CARD_FILE).is_file():
+            bundle, which = load_bundle(default_dir()), f"the bundle at {default_dir()}"
+        else:
+            keras.utils.set_random_seed(0)
+            heads = [keras.Sequential([keras.layers.Dense(len(AU_CODES), activation=a)])
+                     for a in ("sigmoid", "relu")]
+            export_bundle(Path(tmp) / "bundle", models.paper_cnn((48, 48, 1), 8), *heads,
+                          au_codes=AU_CODES, feature_layer="flatten")
+            bundle = load_bundle(Path(tmp) / "bundle")
+            which = "paper_cnn with random weights + AU heads (no bundle exported yet)"
+        apply(video, bundle, progress=False, every=max(1, n_frames // 20))  # warm-up
+        t = time.perf_counter()
+        df = apply(video, bundle, progress=False)
+        seconds = time.perf_counter() - t
+        fps = n_frames / seconds
+        faces = int(df["success"].sum())
+        print(f"fer_helpers.apply, {which}: {n_frames} frames 640x360, {faces} faces, "
+              f"{seconds:.2f} s = {fps:.1f} frames/s", flush=True)
+        fer_fps, reason = None, ""
+        fer_path = fer_path or os.environ.get("FER_PATH")
+        if fer_path:
+            sys.path.insert(0, fer_path)
+        try:
+            from fer.fer import FER
+
+            detector = FER()
+            cap = cv2.VideoCapture(str(video))
+            ok, img = cap.read()
+            detector.detect_emotions(img)  # warm-up
+            cap.release()
+            cap = cv2.VideoCapture(str(video))
+            t, n, fer_faces = time.perf_counter(), 0, 0
+            while True:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                fer_faces += len(detector.detect_emotions(img))
+                n += 1
+            cap.release()
+            fer_fps = n / (time.perf_counter() - t)
+            print(f"fer (FER().detect_emotions, its defaults): {n} frames, {fer_faces} faces, "
+                  f"{fer_fps:.1f} frames/s", flush=True)
+        except Exception as e:  # never fail the benchmark on the peer
+            reason = f"{type(e).__name__}: {e}"
+            print(f"fer not measured ({reason}); unpack its wheel and set FER_PATH", flush=True)
+    return {"benchmark": "apply", "fps": round(fps, 1),
+            "fer_fps": None if fer_fps is None else round(fer_fps, 1),
+            "fps_vs_fer": None if fer_fps is None else round(fps / fer_fps, 2),
+            "frames": n_frames, "faces": faces, "seconds": round(seconds, 2),
+            "size": "640x360", "model": which, "fer_skipped": reason or None,
+            "cores": os.cpu_count(), "cpu": _cpu()}
+
+
+
+def bench_transfer(n: int = 1200) -> dict:
+    """Images/s of chapter 5's feature extraction and seconds of its head training."""
+    import keras
+    import numpy as np
+
+    from . import models, training, transfer
+    from .synth import AU_CODES, generate
+
+    policy = training.set_precision("auto")
+    faces = generate(n, "fer2013", seed=0)
+    keras.utils.set_random_seed(0)
+    model = models.paper_cnn((48, 48, 1), 8)
+    transfer.extract(model, faces.images[:64])  # warm-up: graph tracing
+    feats = transfer.extract(model, faces.images)
+    rate = n / feats.seconds
+    print(f"frozen conv features ({feats.x.shape[1]} per face, {policy}): {n} faces in "
+          f"{feats.seconds:.2f} s = {rate:.0f} images/s", flush=True)
+    epochs = transfer.settings("quick")["transfer_head_epochs"]
+    cfg = transfer.HeadConfig(epochs=epochs)
+    pres = (faces.au_intensity > 0).astype(np.float32)
+    targets = {"presence": pres, "per_au": pres, "intensity": faces.au_intensity}
+    heads = transfer.Heads(feats.x.shape[1], transfer.AUHeadSet(len(AU_CODES)).specs, cfg)
+    t = time.perf_counter()
+    heads.fit(feats.x, targets)
+    au_first = time.perf_counter() - t
+    t = time.perf_counter()
+    heads.fit(feats.x, targets, seed=1)
+    au_refit = time.perf_counter() - t
+    emo = transfer.Heads(feats.x.shape[1], transfer.emotion_head(8), cfg)
+    emo.fit(feats.x, {"emotion": faces.emotion})
+    t = time.perf_counter()
+    emo.fit(feats.x, {"emotion": faces.emotion}, seed=1)
+    emo_refit = time.perf_counter() - t
+    print(f"AU heads (presence + per-AU detectors + intensity, {len(AU_CODES)} AUs), {n} "
+          f"faces x {epochs} epochs: {au_first:.2f} s first (tracing), {au_refit:.2f} s refit; "
+          f"emotion head refit {emo_refit:.2f} s", flush=True)
+    training.set_precision("float32")
+    return {"benchmark": "transfer", "feature_img_s": round(rate, 1),
+            "feature_dim": int(feats.x.shape[1]), "au_heads_seconds_first": round(au_first, 2),
+            "au_heads_seconds": round(au_refit, 2), "emotion_head_seconds": round(emo_refit, 2),
+            "head_epochs": epochs, "images": n, "precision": policy, "size": "48x48",
+            "cpu": _cpu()}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_helpers.bench")
-    p.add_argument("what", choices=["synth", "train", "visualize", "facs"])
+    p.add_argument("what", choices=["synth", "train", "visualize", "facs", "micro", "apply",
+                                       "transfer"])
     p.add_argument("--n", type=int, default=None, help="number of images")
     a = p.parse_args(argv)
     if a.what == "synth":
@@ -297,6 +482,12 @@ def main(argv=None) -> int:
         result = bench_visualize(a.n or 512)
     elif a.what == "facs":
         result = bench_facs(a.n or 150)
+    elif a.what == "micro":
+        result = bench_micro(a.n or 6)
+    elif a.what == "transfer":
+        result = bench_transfer(a.n or 1200)
+    elif a.what == "apply":
+        result = bench_apply(a.n or 250)
     else:
         result = bench_train(a.n or 3000)
     print(json.dumps(result))

@@ -29,7 +29,7 @@ def test_book_is_built(built_book):
     index = built_book["index"]
     assert index.is_file()
     pages = ROOT / "_build" / "html" / "book" / "_generated"
-    for name, n_figures in (("01_data", 5), ("02_training", 3)):
+    for name, n_figures in (("01_data", 5), ("02_training", 3), ("06_micro_expressions", 3)):
         html = (pages / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') >= n_figures, name
         assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "unpkg.com/@jup" not in html
@@ -57,6 +57,15 @@ def test_chapters_record_their_numbers(built_book):
         assert set(ch4[key]) == {"trained", "untrained", "shuffled", "au_trained"}, key
     assert set(ch4["accepted_pairs"]) == {"trained", "null_mean", "null_p95"}
     assert ch4["verdict"] and "SynthFACS (synthetic)" in ch4["data"]
+
+
+def test_micro_chapter_records_three_methods_beside_its_ceiling(built_book):
+    ch6 = json.loads((ROOT / "_build" / "results.json").read_text())["06_micro_expressions"]
+    for m in ("cnn_lstm", "lbp_top", "apex_cnn", "majority", "au_ceiling"):
+        assert set(ch6[m]) == {"accuracy", "uf1", "uar"}, m
+    assert len(ch6["classes"]) == 5 and "SynthFACS (synthetic)" in ch6["data"]
+    nb = (ROOT / "book" / "_generated" / "06_micro_expressions.ipynb").read_text()
+    assert "under the AU ceiling" in nb  # the computed verdict lines
 
 
 def test_no_live_widget_or_training_log_in_the_pages(built_book):

@@ -1,0 +1,960 @@
+"""Micro-expressions (paper section 4): the CNN + LSTM under leave-one-subject-out, and the
+baselines measured beside it (LBP-TOP + linear SVM, the apex frame through the chapter-2 CNN).
+
+The paper's model, as built here (the paper leaves the starred choices open; they are ours):
+
+1. **CNN on five frames per clip.** For every training clip the onset, apex and offset frames
+   carry the clip's class; the first and last frames of the folder are added "to account for
+   neutral poses" and are labelled with an extra ``neutral`` class (*). The CNN starts from
+   chapter 2's emotion model (other data, other people) with a new softmax head (micro
+   classes + neutral) and is fine-tuned **inside each fold**. ``finetune="top"`` (default *)
+   trains ``fc1`` and the head on the frozen convolutional layers, which keeps 26 folds
+   affordable on a CPU; ``finetune="all"`` trains every layer on the frame images (with the
+   book's augmentation).
+2. **fc1 features over the clip.** Every clip (the whole frame folder, as CASME II ships it)
+   is linearly resampled to ``seq_length`` frames (*, default 16: at 200 fps a 0.5 s
+   expression still covers 5 or more of them), each frame goes through the fold's CNN up to
+   ``fc1`` (512 units, after ReLU); the ``(seq_length, 512)`` arrays are cached per fold.
+3. **LSTM.** Per-feature standardisation (statistics of the fold's fitting clips), one LSTM
+   layer of ``lstm_units`` (*, default 64) with ``recurrent_dropout`` 0.2 on its recurrent
+   state and dropout 0.5 on its output ("recurrent dropout was used after the LSTM layer":
+   we do both), then softmax over the micro classes.
+
+Protocol: one fold per subject (LOSO). In each fold a share of the *training* subjects
+(``val_fraction``) is held out for model selection (the epoch of both stages is chosen on
+them); the test subject reaches neither stage's training nor the selection, nor the
+standardisation statistics. Each fold records the subjects every stage was fitted on
+(:attr:`FoldRecord.fitted_on`), and the tests check that the test subject is never among them.
+Both stages train with :func:`fer_helpers.training.fit`.
+
+Metrics (:func:`scores`): accuracy, UF1 (mean over classes of 2TP / (2TP + FP + FN)) and UAR
+(mean per-class recall), on the predictions **pooled over all folds**, averaged over the
+classes present among the true labels.
+
+Profile sizes: :data:`MICRO_DEFAULTS` (keys ``micro_*``); a profile of
+:data:`fer_helpers.book.PROFILES` that has a ``micro_*`` key overrides the default here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import lbptop
+from .io import write_text
+
+#: Per-profile sizes of chapter 6 (until :data:`fer_helpers.book.PROFILES` carries them):
+#: SynthFACS subjects and clips per subject, the frame size clips are rendered at, the class
+#: schemes the baselines run on and those the CNN + LSTM runs on (each of its folds trains two
+#: networks, ~10-15 s a fold on 2 cores, mostly graph tracing: quick runs it on 5 classes
+#: only), frames per clip for the LSTM, LSTM width, epochs of both stages, the fine-tuning mode
+#: and the LBP-TOP frame size and length.
+MICRO_DEFAULTS: dict[str, dict] = {
+    "ci": {"micro_subjects": 4, "micro_clips": (3, 5), "micro_render_size": 64,
+           "micro_schemes": ("5class",), "micro_cnn_lstm_schemes": ("5class",),
+           "micro_seq_length": 8, "micro_lstm_units": 16,
+           "micro_cnn_epochs": 2, "micro_lstm_epochs": 3, "micro_finetune": "top",
+           "micro_lbp_size": 48, "micro_lbp_length": 8},
+    "quick": {"micro_subjects": 10, "micro_clips": (4, 15), "micro_render_size": 96,
+              "micro_schemes": ("5class", "3class"), "micro_cnn_lstm_schemes": ("5class",),
+              "micro_seq_length": 16, "micro_lstm_units": 64, "micro_cnn_epochs": 4,
+              "micro_lstm_epochs": 15,
+              "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10},
+    "full": {"micro_subjects": 26, "micro_clips": (4, 15), "micro_render_size": 128,
+             "micro_schemes": ("5class", "3class"),
+             "micro_cnn_lstm_schemes": ("5class", "3class"), "micro_seq_length": 16,
+             "micro_lstm_units": 64, "micro_cnn_epochs": 10, "micro_lstm_epochs": 40,
+             "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10},
+}
+#: Seed of the SynthFACS CASME II tree.
+SEED = 0
+#: Table 4 of the paper and the CASME II paper's own baseline (quoted, real CASME II).
+PAPER_TABLE4 = (
+    ("LBP-TOP (Zhao & Pietikainen 2007)", "44.12 %", "paper, Table 4"),
+    ("LBP-TOP with adaptive magnification (Park et al. 2015)", "51.91 %", "paper, Table 4"),
+    ("CNN + LSTM (Breuer & Kimmel)", "59.47 %", "paper, Table 4"),
+    ("LBP-TOP + SVM, 5 classes, LOSO (Yan et al. 2014)", "63.41 %", "CASME II paper"),
+)
+METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + linear SVM",
+           "apex_cnn": "apex frame, chapter-2 CNN, linear probe",
+           "au_ceiling": "AU ceiling (classifier on the coded AUs)",
+           "majority": "majority class of the training subjects"}
+#: A method this many UF1 points under the AU ceiling is called far below it.
+FAR_BELOW = 0.10
+
+
+def settings(profile: str) -> dict:
+    """Chapter 6's sizes for ``profile``: :data:`MICRO_DEFAULTS`, overridden by any ``micro_*``
+    key of :data:`fer_helpers.book.PROFILES`."""
+    from .book import PROFILES
+
+    if profile not in MICRO_DEFAULTS:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(MICRO_DEFAULTS)}")
+    out = dict(MICRO_DEFAULTS[profile])
+    out.update({k: v for k, v in PROFILES.get(profile, {}).items() if k.startswith("micro_")})
+    return out
+
+
+# ------------------------------------------------------------------------------ the data
+def synthfacs_casme2_path(profile: str, data_dir=None) -> Path:
+    """Where the SynthFACS CASME II tree of ``profile`` lives (beside the CK+ tree)."""
+    from .book import synthfacs_paths
+
+    return synthfacs_paths(profile, data_dir)["ckplus"].parent / "casme2"
+
+
+#: The modules that decide the bytes of a SynthFACS CASME II tree (hashed into its stamp).
+_GENERATOR = ("synth/micro.py", "synth/casme2.py", "synth/render.py", "synth/face.py",
+              "synth/regions.py", "faces.py", "io.py")
+
+
+def _casme2_spec(profile: str) -> dict:
+    s = settings(profile)
+    h = hashlib.sha256()
+    for rel in _GENERATOR:
+        h.update((Path(__file__).parent / rel).read_bytes())
+    return {"subjects": s["micro_subjects"], "clips": list(s["micro_clips"]),
+            "size": s["micro_render_size"], "seed": SEED, "generator": h.hexdigest()[:12]}
+
+
+def ensure_casme2(profile: str, data_dir=None, verbose: bool = True) -> Path:
+    """Write the SynthFACS CASME II tree of ``profile`` unless the same one is there.
+
+    ``synthfacs_casme2.json`` in the tree records what it was written with (sizes, seed,
+    generator code); anything else is written again. One process (measured faster here
+    than a pool on 2 cores).
+    """
+    from .synth import write_casme2
+
+    root = synthfacs_casme2_path(profile, data_dir)
+    stamp = root / "synthfacs_casme2.json"
+    spec = _casme2_spec(profile)
+    if stamp.is_file() and json.loads(stamp.read_text()) == spec:
+        return root
+    t = time.perf_counter()
+    write_casme2(root, n_subjects=spec["subjects"], seed=SEED,
+                 clips_per_subject=tuple(spec["clips"]), size=spec["size"], n_jobs=1)
+    write_text(stamp, json.dumps(spec, indent=1))
+    if verbose:
+        print(f"SynthFACS CASME II tree ({spec['subjects']} subjects) written in "
+              f"{time.perf_counter() - t:.1f} s: {root}")
+    return root
+
+
+@dataclass
+class MicroData:
+    """A CASME II class scheme as arrays: what every method of this module reads.
+
+    Attributes
+    ----------
+    key : (n, 5, S, S) uint8
+        Onset, apex, offset, first, last frame of each clip (CNN input size).
+    seq : (n, T, S, S) uint8
+        Each clip resampled to ``T`` frames (CNN input size).
+    lbp : (n, T', S', S') uint8
+        Each clip resampled for LBP-TOP.
+    labels, subjects : (n,) arrays
+    classes : tuple of str
+    description : str
+        One line: source, layout, scheme, subjects, clips.
+    clips : list of MicroClip
+    """
+
+    key: np.ndarray
+    seq: np.ndarray
+    lbp: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    classes: tuple[str, ...]
+    scheme: str
+    description: str
+    clips: list = field(repr=False, default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.key, self.seq, np.asarray(self.labels, np.int64)):
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update("\x00".join(map(str, self.subjects)).encode())
+        h.update(json.dumps([self.scheme, list(self.classes)]).encode())
+        return h.hexdigest()[:16]
+
+
+def load_data(ds, size: int, seq_length: int, lbp: lbptop.LBPTop, source: str) -> MicroData:
+    """Read a :class:`~fer_helpers.datasets.Casme2` into :class:`MicroData`.
+
+    A ``/`` apex falls back to the middle of onset..offset (listed in ``ds.report``).
+    """
+    key = ds.key_frames(size, apex_fallback="middle")
+    seq = ds.sequences(seq_length, size, span="clip")
+    vol = ds.sequences(lbp.length, lbp.size, span="clip")
+    n_subj = len(set(ds.subjects.tolist()))
+    desc = (f"{source}, CASME II layout ({ds.variant} frames), {ds.scheme} scheme, "
+            f"{n_subj} subjects, {len(ds)} clips")
+    return MicroData(key, seq, vol, ds.labels, ds.subjects, tuple(ds.classes), ds.scheme, desc,
+                     list(ds.clips))
+
+
+# ---------------------------------------------------------------------------- metrics
+def scores(y_true, y_pred) -> dict:
+    """Accuracy, UF1 and UAR of pooled predictions.
+
+    UF1 is the mean over classes of ``2TP / (2TP + FP + FN)``, UAR the mean per-class recall;
+    both average over the classes present among ``y_true`` (a class never true has no recall).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = np.unique(y_true)
+    f1, rec = [], []
+    for c in classes:
+        tp = np.sum((y_true == c) & (y_pred == c))
+        fp = np.sum((y_true != c) & (y_pred == c))
+        fn = np.sum((y_true == c) & (y_pred != c))
+        f1.append(2 * tp / (2 * tp + fp + fn))
+        rec.append(tp / (tp + fn))
+    return {"accuracy": float(np.mean(y_true == y_pred)), "uf1": float(np.mean(f1)),
+            "uar": float(np.mean(rec))}
+
+
+def confusion(y_true, y_pred, classes) -> pd.DataFrame:
+    """Confusion matrix of pooled predictions (rows true, columns predicted)."""
+    k = len(classes)
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return pd.DataFrame(cm, index=pd.Index(classes, name="true"),
+                        columns=pd.Index(classes, name="predicted"))
+
+
+# ------------------------------------------------------------------------------- folds
+@dataclass
+class Fold:
+    """One leave-one-subject-out fold: the test subject and the index sets."""
+
+    subject: str
+    fit: np.ndarray  # training subjects the models are fitted on
+    val: np.ndarray  # training subjects held out for model selection
+    test: np.ndarray  # the test subject's clips
+
+    @property
+    def train(self) -> np.ndarray:
+        """fit + val: everything on the training side."""
+        return np.sort(np.concatenate([self.fit, self.val]))
+
+
+def loso_folds(subjects, val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
+    """One fold per subject; validation subjects drawn from each fold's training subjects."""
+    from .datasets import subject_holdout
+
+    subjects = np.asarray(subjects)
+    out = []
+    for s in sorted(set(subjects.tolist())):
+        test = np.flatnonzero(subjects == s)
+        train = np.flatnonzero(subjects != s)
+        fit, val = subject_holdout(train, subjects, val_fraction, seed)
+        out.append(Fold(s, np.sort(fit), np.sort(val), test))
+    return out
+
+
+@dataclass
+class FoldRecord:
+    """What one fold of one method did: its predictions and who it was fitted on."""
+
+    subject: str
+    test_index: np.ndarray
+    y_pred: np.ndarray
+    fitted_on: dict  # stage -> sorted subjects whose clips that stage was fitted / selected on
+    info: dict = field(default_factory=dict)  # epochs, seconds, ...
+
+
+@dataclass
+class MethodResult:
+    """One method under LOSO: pooled predictions (clip order) and the per-fold records."""
+
+    method: str
+    description: str
+    classes: tuple[str, ...]
+    y_true: np.ndarray
+    folds: list[FoldRecord]
+    data: str
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        out = np.full(len(self.y_true), -1)
+        for f in self.folds:
+            out[f.test_index] = f.y_pred
+        if (out < 0).any():
+            raise ValueError(f"{self.method}: {int((out < 0).sum())} clips never tested")
+        return out
+
+    def scores(self) -> dict:
+        return scores(self.y_true, self.y_pred)
+
+    def confusion(self) -> pd.DataFrame:
+        return confusion(self.y_true, self.y_pred, self.classes)
+
+    def per_fold(self) -> pd.DataFrame:
+        return pd.DataFrame([{"test subject": f.subject, "clips": len(f.test_index),
+                              "accuracy": float(np.mean(self.y_true[f.test_index] == f.y_pred)),
+                              **f.info} for f in self.folds])
+
+
+def _subjects(subjects, idx) -> list[str]:
+    return sorted(set(np.asarray(subjects)[idx].tolist()))
+
+
+# --------------------------------------------------------------------------- baselines
+def majority(data: MicroData, folds: list[Fold]) -> MethodResult:
+    """Always the training side's most frequent class, per fold."""
+    recs = []
+    for f in folds:
+        vals, counts = np.unique(data.labels[f.train], return_counts=True)
+        recs.append(FoldRecord(f.subject, f.test, np.full(len(f.test), vals[counts.argmax()]),
+                               {"majority": _subjects(data.subjects, f.train)}))
+    return MethodResult("majority", "majority class of the training subjects", data.classes,
+                        data.labels, recs, data.description)
+
+
+def au_ceiling(data: MicroData, folds: list[Fold]) -> MethodResult:
+    """The ceiling the coding allows: a logistic regression on each clip's coded AUs (one
+    column per AU and side), fitted per fold on the training subjects. On SynthFACS the class
+    follows from the AUs, so this is what a method reading the faces could reach; on real
+    CASME II it says how far the coded AUs alone determine the estimated emotion."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted({str(a) for c in data.clips for a in c.aus})
+    col = {n: i for i, n in enumerate(names)}
+    x = np.zeros((len(data.clips), max(len(names), 1)), np.float32)
+    for i, c in enumerate(data.clips):
+        for a in c.aus:
+            x[i, col[str(a)]] = 1.0
+    recs = []
+    for f in folds:
+        y = data.labels[f.train]
+        if len(np.unique(y)) < 2:
+            pred = np.full(len(f.test), y[0])
+        else:
+            clf = LogisticRegression(C=10.0, max_iter=5000).fit(x[f.train], y)
+            pred = clf.predict(x[f.test])
+        recs.append(FoldRecord(f.subject, f.test, pred,
+                               {"au_ceiling": _subjects(data.subjects, f.train)}))
+    return MethodResult("au_ceiling", METHODS["au_ceiling"], data.classes, data.labels, recs,
+                        data.description)
+
+
+def lbp_top(data: MicroData, folds: list[Fold], settings: lbptop.LBPTop | None = None,
+            features: np.ndarray | None = None) -> MethodResult:
+    """LBP-TOP + linear SVM, one SVM per fold fitted on all its training subjects."""
+    settings = settings or lbptop.LBPTop()
+    t = time.perf_counter()
+    x = lbptop.features(data.lbp, settings) if features is None else features
+    t_feat = time.perf_counter() - t
+    recs = []
+    for f in folds:
+        clf = lbptop.svm(settings)
+        clf.fit(x[f.train], data.labels[f.train])
+        recs.append(FoldRecord(f.subject, f.test, clf.predict(x[f.test]),
+                               {"svm": _subjects(data.subjects, f.train)}))
+    res = MethodResult("lbp_top", settings.describe(), data.classes, data.labels, recs,
+                       data.description)
+    res.feature_seconds = t_feat
+    return res
+
+
+# ------------------------------------------------------------------------ the CNN parts
+def conv_features(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``(n, d)`` float32: ``images`` (n, S, S) through ``model`` up to ``flatten``."""
+    import keras
+
+    from .training import as_input
+
+    sub = keras.Model(model.input, model.get_layer("flatten").output)
+    return np.asarray(sub.predict(as_input(images), batch_size=batch_size, verbose=0),
+                      np.float32)
+
+
+def _fc1(model, conv: np.ndarray) -> np.ndarray:
+    """ReLU(fc1) of flattened conv features, in float32 numpy (exact, no Keras call)."""
+    w, b = model.get_layer("fc1").get_weights()
+    return np.maximum(conv @ w + b, 0).astype(np.float32)
+
+
+def apex_cnn(data: MicroData, folds: list[Fold], source, conv_apex: np.ndarray | None = None,
+             C: float = 1.0) -> MethodResult:
+    """The apex frame through chapter 2's CNN alone: a **linear probe**.
+
+    The chapter-2 model is frozen; its ``fc1`` features (512, after ReLU) of each clip's apex
+    frame feed a standardised logistic regression (C = 1, no model selection) fitted per fold
+    on all training subjects.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    conv = conv_features(source, data.key[:, 1]) if conv_apex is None else conv_apex
+    x = _fc1(source, conv)
+    recs = []
+    for f in folds:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000))
+        clf.fit(x[f.train], data.labels[f.train])
+        recs.append(FoldRecord(f.subject, f.test, clf.predict(x[f.test]),
+                               {"probe": _subjects(data.subjects, f.train)}))
+    return MethodResult("apex_cnn", "apex frame -> chapter-2 CNN fc1 (frozen) -> logistic "
+                        "regression (linear probe)", data.classes, data.labels, recs,
+                        data.description)
+
+
+def _default_cnn_config():
+    from .training import TrainConfig
+
+    return TrainConfig(epochs=12, batch_size=32, learning_rate=3e-4, decay=0.0,
+                       augmentation=None, val_fraction=0.2)
+
+
+def _default_lstm_config():
+    from .training import TrainConfig
+
+    return TrainConfig(epochs=30, batch_size=32, learning_rate=1e-3, decay=0.0,
+                       augmentation=None, val_fraction=0.2)
+
+
+@dataclass(frozen=True)
+class MicroConfig:
+    """Everything that decides a CNN + LSTM run (and so its artifacts' key).
+
+    Attributes
+    ----------
+    seq_length : int
+        Frames per clip the LSTM reads (the whole clip, linearly resampled). 16.
+    lstm_units : int
+        Width of the one LSTM layer. 64.
+    recurrent_dropout, dropout : float
+        Dropout on the LSTM's recurrent state, and on its output before the softmax.
+    finetune : {'top', 'all'}
+        ``'top'``: ``fc1`` + the new head on frozen conv layers (features computed once);
+        ``'all'``: every layer, on the key-frame images, with the book's augmentation.
+    cnn, lstm : TrainConfig
+        Training of the two stages (:func:`fer_helpers.training.fit`); ``val_fraction`` of the
+        CNN's config is the share of training subjects held out for model selection.
+    seed : int
+    """
+
+    seq_length: int = 16
+    lstm_units: int = 64
+    recurrent_dropout: float = 0.2
+    dropout: float = 0.5
+    finetune: str = "top"
+    cnn: object = field(default_factory=_default_cnn_config)
+    lstm: object = field(default_factory=_default_lstm_config)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.finetune not in ("top", "all"):
+            raise ValueError(f"finetune must be 'top' or 'all', got {self.finetune!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["cnn"], d["lstm"] = self.cnn.to_dict(), self.lstm.to_dict()
+        return d
+
+    def describe(self) -> str:
+        what = ("fc1 + new head on the frozen conv layers" if self.finetune == "top"
+                else "every layer")
+        return (f"CNN: chapter 2's model, {what} fine-tuned per fold on onset/apex/offset "
+                f"(clip class) + first/last (neutral) frames, {self.cnn.epochs} epochs; "
+                f"LSTM: {self.seq_length} frames per clip -> fc1 (512) -> LSTM "
+                f"{self.lstm_units} (recurrent dropout {self.recurrent_dropout:g}, dropout "
+                f"{self.dropout:g}) -> softmax, {self.lstm.epochs} epochs; epochs of both "
+                f"stages chosen on held-out training subjects")
+
+    def optimisers(self) -> str:
+        """Both stages' optimiser in words."""
+        return "; ".join(
+            f"{name}: Adam, lr {c.learning_rate:g}"
+            + (f" with Keras-2 decay {c.decay:g}" if c.schedule == "paper" and c.decay
+               else " constant" if c.schedule == "paper" else f" one-cycle (peak {c.peak_lr:g})")
+            + f", batch {c.batch_size}, {c.epochs} epochs"
+            for name, c in (("CNN", self.cnn), ("LSTM", self.lstm)))
+
+    @classmethod
+    def for_profile(cls, profile: str, precision: str = "float32") -> MicroConfig:
+        s = settings(profile)
+        base = cls()
+        return cls(seq_length=s["micro_seq_length"], lstm_units=s["micro_lstm_units"],
+                   finetune=s["micro_finetune"],
+                   cnn=replace(base.cnn, epochs=s["micro_cnn_epochs"], precision=precision,
+                               augmentation=None if s["micro_finetune"] == "top"
+                               else _augmentation()),
+                   lstm=replace(base.lstm, epochs=s["micro_lstm_epochs"], precision=precision))
+
+
+def _augmentation():
+    from .training import Augmentation
+
+    return Augmentation()
+
+
+def _code_hash() -> str:
+    from . import crossval
+
+    h = hashlib.sha256(crossval.code_version().encode())
+    h.update(inspect.getsource(inspect.getmodule(_code_hash)).encode())
+    return h.hexdigest()[:12]
+
+
+def _weights_hash(model) -> str:
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:12]
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _top_model(source, n_out: int):
+    import keras
+    from keras import layers
+
+    fc1 = source.get_layer("fc1")
+    inp = keras.Input((fc1.kernel.shape[0],), name="conv_features")
+    x = layers.Dense(fc1.units, name="fc1")(inp)
+    x = layers.ReLU(name="relu_fc1")(x)
+    x = layers.Dropout(0.5, name="dropout_fc")(x)
+    out = layers.Dense(n_out, activation="softmax", dtype="float32", name="micro_output")(x)
+    model = keras.Model(inp, out, name="micro_cnn_top")
+    model.get_layer("fc1").set_weights(fc1.get_weights())
+    return model
+
+
+def _full_model(source, n_out: int, input_shape):
+    import keras
+    from keras import layers
+
+    from . import models
+
+    if source is None:
+        return models.paper_cnn(input_shape, n_out)
+    clone = keras.models.clone_model(source)
+    clone.set_weights(source.get_weights())
+    x = clone.get_layer("relu_fc1").output
+    x = layers.Dropout(0.5, name="dropout_micro")(x)
+    out = layers.Dense(n_out, activation="softmax", dtype="float32", name="micro_output")(x)
+    return keras.Model(clone.input, out, name="micro_cnn")
+
+
+def _lstm_model(fit_x: np.ndarray, length: int, width: int, n_classes: int,
+                config: MicroConfig):
+    import keras
+    from keras import layers
+
+    inp = keras.Input((length * width,), name="fc1_sequence")
+    x = layers.Reshape((length, width), name="frames")(inp)
+    frames = fit_x.reshape(-1, width)  # the fold's fitting clips only
+    x = layers.Normalization(axis=-1, mean=frames.mean(axis=0), variance=frames.var(axis=0),
+                             name="standardize", dtype="float32")(x)
+    x = layers.LSTM(config.lstm_units, recurrent_dropout=config.recurrent_dropout,
+                    name="lstm")(x)
+    x = layers.Dropout(config.dropout, name="dropout_lstm")(x)
+    out = layers.Dense(n_classes, activation="softmax", dtype="float32", name="output")(x)
+    return keras.Model(inp, out, name="micro_lstm")
+
+
+def _key_frame_targets(labels: np.ndarray, neutral: int) -> np.ndarray:
+    """(n, 5) targets of the key frames: onset, apex, offset -> clip class; first, last ->
+    ``neutral``."""
+    y = np.repeat(np.asarray(labels)[:, None], 5, axis=1)
+    y[:, 3:] = neutral
+    return y
+
+
+def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, artifacts,
+             quiet: bool = True, keep_models: bool = False) -> MethodResult:
+    """The paper's CNN + LSTM under LOSO, or its cached folds (module docstring).
+
+    Parameters
+    ----------
+    source : keras.Model or None
+        Chapter 2's emotion model to start from; ``None`` trains the CNN from scratch
+        (``finetune='all'`` only).
+    artifacts : path
+        Runs go to ``<artifacts>/micro-<scheme>-<key>/fold<k>-sub<subject>/``: the CNN stage's
+        log, the fold's fc1 sequences (``features.npz``), and per LSTM configuration
+        ``lstm-<key>/`` (its fit and ``result.json``). The key covers the data, the source
+        weights, the configuration and the code; a finished fold is loaded, not retrained.
+    keep_models : bool
+        Keep each fold's fine-tuned CNN (``cnn/best.keras``, 19 MB at 48x48) after its
+        features are cached.
+    """
+    from . import training
+
+    if source is None and config.finetune != "all":
+        raise ValueError("finetune='top' needs a source model (chapter 2's CNN)")
+    n_classes = len(data.classes)
+    size = data.key.shape[-1]
+    cnn_key = _key({"data": data.fingerprint(), "source": _weights_hash(source) if source
+                    else None, "finetune": config.finetune, "cnn": config.cnn.to_dict(),
+                    "seq_length": config.seq_length, "seed": config.seed,
+                    "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds],
+                    "code": _code_hash()})
+    lstm_key = _key({"lstm": config.lstm.to_dict(), "units": config.lstm_units,
+                     "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout})
+    root = Path(artifacts) / f"micro-{data.scheme}-{cnn_key}"
+    conv: dict = {}
+
+    def conv_arrays():  # frozen conv features, computed once and only if a fold needs them
+        if not conv:
+            n, t = data.seq.shape[:2]
+            conv["key"] = conv_features(source, data.key.reshape(-1, size, size)).reshape(
+                n, 5, -1)
+            conv["seq"] = conv_features(source, data.seq.reshape(-1, size, size)).reshape(
+                n, t, -1)
+        return conv
+
+    recs = []
+    for k, f in enumerate(folds):
+        fold_dir = root / f"fold{k}-sub{f.subject}"
+        res_path = fold_dir / f"lstm-{lstm_key}" / "result.json"
+        if res_path.is_file():
+            r = json.loads(res_path.read_text())
+            recs.append(FoldRecord(r["subject"], np.array(r["test_index"]),
+                                   np.array(r["y_pred"]), r["fitted_on"], r["info"]))
+            if not quiet:
+                print(f"fold {k} (sub{f.subject}): loaded")
+            continue
+        t0 = time.perf_counter()
+        feat_path = fold_dir / "features.npz"
+        info = {}
+        if feat_path.is_file():
+            with np.load(feat_path) as z:
+                fc1_seq = z["fc1"]
+                info.update(json.loads(str(z["info"])))
+        else:
+            y_key = _key_frame_targets(data.labels, n_classes)
+            if config.finetune == "top":
+                c = conv_arrays()
+                x_fit, x_val = (c["key"][f.fit].reshape(-1, c["key"].shape[-1]),
+                                c["key"][f.val].reshape(-1, c["key"].shape[-1]))
+
+                def build():
+                    return _top_model(source, n_classes + 1)
+            else:
+                x_fit = data.key[f.fit].reshape(-1, size, size)
+                x_val = data.key[f.val].reshape(-1, size, size)
+
+                def build():
+                    return _full_model(source, n_classes + 1, (size, size, 1))
+            res = training.fit(build, (x_fit, y_key[f.fit].ravel()),
+                               (x_val, y_key[f.val].ravel()), config.cnn, fold_dir / "cnn",
+                               label=f"micro CNN fold {k}: ", quiet=quiet)
+            if config.finetune == "top":
+                fc1_seq = _fc1(res.model, conv_arrays()["seq"])
+            else:
+                import keras
+
+                sub = keras.Model(res.model.input, res.model.get_layer("relu_fc1").output)
+                n, t = data.seq.shape[:2]
+                fc1_seq = np.asarray(sub.predict(training.as_input(
+                    data.seq.reshape(-1, size, size)), batch_size=256, verbose=0),
+                    np.float32).reshape(n, t, -1)
+            info.update({"cnn_best_epoch": res.best_epoch + 1,
+                         "cnn_val_accuracy": res.best_val_accuracy,
+                         "cnn_fit": _subjects(data.subjects, f.fit),
+                         "cnn_val": _subjects(data.subjects, f.val)})
+            fold_dir.mkdir(parents=True, exist_ok=True)
+            with open(fold_dir / ".features.npz.tmp", "wb") as fh:
+                np.savez(fh, fc1=fc1_seq, info=json.dumps(info))
+            (fold_dir / ".features.npz.tmp").replace(feat_path)
+            if not keep_models:
+                (fold_dir / "cnn" / "best.keras").unlink(missing_ok=True)
+                (fold_dir / "cnn" / "done.json").unlink(missing_ok=True)
+        # LSTM on the cached fc1 sequences
+        n, t, w = fc1_seq.shape
+        flat = fc1_seq.reshape(n, t * w)
+        lres = training.fit(lambda x=flat[f.fit], t=t, w=w: _lstm_model(x, t, w, n_classes,
+                                                                        config),
+                            (flat[f.fit], data.labels[f.fit]), (flat[f.val], data.labels[f.val]),
+                            config.lstm, res_path.parent, label=f"micro LSTM fold {k}: ",
+                            quiet=quiet)
+        prob = lres.model.predict(flat[f.test], batch_size=256, verbose=0)
+        y_pred = prob.argmax(axis=1)
+        fitted_on = {"cnn": info["cnn_fit"], "cnn_selection": info["cnn_val"],
+                     "lstm": _subjects(data.subjects, f.fit),
+                     "lstm_selection": _subjects(data.subjects, f.val)}
+        info = {"cnn_best_epoch": info["cnn_best_epoch"],
+                "cnn_val_accuracy": info["cnn_val_accuracy"],
+                "lstm_best_epoch": lres.best_epoch + 1,
+                "lstm_val_accuracy": lres.best_val_accuracy,
+                "seconds": round(time.perf_counter() - t0, 2)}
+        write_text(res_path, json.dumps({"subject": f.subject, "test_index": f.test.tolist(),
+                                         "y_pred": y_pred.tolist(), "fitted_on": fitted_on,
+                                         "info": info}, allow_nan=True))
+        recs.append(FoldRecord(f.subject, f.test, y_pred, fitted_on, info))
+        if not quiet:
+            print(f"fold {k} (sub{f.subject}): {np.mean(y_pred == data.labels[f.test]):.2f} "
+                  f"in {info['seconds']:.1f} s")
+    out = MethodResult("cnn_lstm", config.describe(), data.classes, data.labels, recs,
+                       data.description)
+    out.path = root
+    out.conv = conv  # the frozen conv features, if computed (reused by the apex probe)
+    return out
+
+
+# ----------------------------------------------------------------------- the chapter
+@dataclass
+class SchemeRun:
+    """The three methods and the majority baseline on one class scheme."""
+
+    data: MicroData
+    folds: list[Fold]
+    results: dict  # method -> MethodResult
+    seconds: dict
+
+    def table(self) -> pd.DataFrame:
+        """Accuracy, UF1, UAR per method, with chance and the majority baseline."""
+        rows = []
+        k = len(self.data.classes)
+        for name, r in self.results.items():
+            s = r.scores()
+            rows.append({"method": METHODS.get(name, r.description), **s})
+        rows.append({"method": "chance (uniform guess)", "accuracy": 1 / k, "uf1": np.nan,
+                     "uar": 1 / k})
+        return pd.DataFrame(rows).set_index("method")
+
+    def record(self) -> dict:
+        return {name: r.scores() for name, r in self.results.items()}
+
+    def verdict(self) -> list[str]:
+        """One computed sentence per method: its UF1 against the AU ceiling and the majority
+        baseline (a method far below its ceiling is an open problem, not a finding)."""
+        sc = {name: r.scores() for name, r in self.results.items()}
+        top, base = sc.get("au_ceiling", {}).get("uf1"), sc.get("majority", {}).get("uf1")
+        out = []
+        for name in ("cnn_lstm", "lbp_top", "apex_cnn"):
+            if name not in sc:
+                continue
+            u = sc[name]["uf1"]
+            text = f"{METHODS[name]}: UF1 {u:.1%}"
+            if base is not None:
+                text += f", {'above' if u > base else 'NOT above'} the majority baseline " \
+                        f"({base:.1%})"
+            if top is not None:
+                gap = top - u
+                text += (f"; {gap:.1%} under the AU ceiling ({top:.1%}): "
+                         + ("far below what the data allows, an open problem rather than a "
+                            "finding" if gap > FAR_BELOW else "close to it"))
+            out.append(text + ".")
+        return out
+
+
+def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
+               lbp: lbptop.LBPTop | None = None, quiet: bool = True,
+               with_cnn_lstm: bool = True) -> SchemeRun:
+    """All three methods (and the majority baseline) on the same LOSO folds
+    (``with_cnn_lstm=False``: the two baselines only)."""
+    folds = loso_folds(data.subjects, config.cnn.val_fraction, config.seed)
+    secs, res = {}, {}
+    conv = {}
+    if with_cnn_lstm:
+        t = time.perf_counter()
+        res["cnn_lstm"] = cnn_lstm(data, folds, source, config, artifacts, quiet)
+        secs["cnn_lstm"] = time.perf_counter() - t
+        conv = res["cnn_lstm"].conv
+    t = time.perf_counter()
+    res["lbp_top"] = lbp_top(data, folds, lbp)
+    secs["lbp_top"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res["apex_cnn"] = apex_cnn(data, folds, source, conv["key"][:, 1] if conv else None)
+    secs["apex_cnn"] = time.perf_counter() - t
+    res["majority"] = majority(data, folds)
+    res["au_ceiling"] = au_ceiling(data, folds)
+    return SchemeRun(data, folds, res, secs)
+
+
+def table4(runs: dict) -> pd.DataFrame:
+    """Table 4 of the paper beside ours: each row names its data and where it comes from."""
+    rows = [{"method": m, "accuracy": a, "UF1": "", "UAR": "",
+             "data": "real CASME II (classes not stated)" if src.startswith("paper")
+             else "real CASME II, 5 classes, LOSO", "source": src}
+            for m, a, src in PAPER_TABLE4]
+    for run in runs.values():
+        for name, r in run.results.items():
+            if name == "majority":
+                continue
+            s = r.scores()
+            rows.append({"method": METHODS[name], "accuracy": f"{100 * s['accuracy']:.2f} %",
+                         "UF1": f"{100 * s['uf1']:.2f} %", "UAR": f"{100 * s['uar']:.2f} %",
+                         "data": run.data.description, "source": "this run"})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ figures
+def motion_signal(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute grey-level difference of each frame from the clip's first frame."""
+    f = np.asarray(frames, np.float32)
+    return np.abs(f - f[:1]).mean(axis=(1, 2))
+
+
+def envelope_figure(clip, truth_row=None, title: str = ""):
+    """A clip's measured motion signal with its coded onset, apex and offset (plotly).
+
+    ``truth_row``: a row of ``synthfacs_truth.csv`` adds the generator's intensity envelope
+    (SynthFACS only; real clips have none).
+    """
+    import plotly.graph_objects as go
+
+    from .datasets import read_clip
+
+    frames = read_clip(clip)
+    numbers = np.arange(clip.first, clip.last + 1)
+    sig = motion_signal(frames)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=numbers, y=sig, name="mean |frame - first frame| (grey levels)",
+                             mode="lines"))
+    if truth_row is not None:
+        from .synth.micro import envelope
+
+        env = envelope(len(numbers), int(truth_row["onset"]) - clip.first,
+                       int(truth_row["apex"]) - clip.first,
+                       int(truth_row["offset"]) - clip.first)
+        fig.add_trace(go.Scatter(x=numbers, y=env, name="generator's AU scale (0-1)",
+                                 mode="lines", line={"dash": "dot"}, yaxis="y2"))
+        fig.update_layout(yaxis2={"title": "AU scale", "overlaying": "y", "side": "right",
+                                  "range": [0, 1.05]})
+    apex = clip.apex if clip.apex is not None else (clip.onset + clip.offset) // 2
+    for name, n, colour in (("onset", clip.onset, "#2a9d8f"), ("apex", apex, "#e76f51"),
+                            ("offset", clip.offset, "#264653")):
+        label = name + (" (sheet: /, middle used)" if name == "apex" and clip.apex is None
+                        else "")
+        fig.add_vline(x=n, line={"color": colour, "dash": "dash"}, annotation_text=label,
+                      annotation_position="top")
+    fig.update_layout(title=title, xaxis_title="frame number (img{n}.jpg, 200 fps)",
+                      yaxis_title="grey levels", width=720, height=420,
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def apex_difference(clip, gain: float = 8.0, size: int | None = None) -> np.ndarray:
+    """``(3, H, W)`` uint8: onset frame, apex frame, and ``|apex - onset|`` times ``gain``."""
+    from .datasets import read_key_frames
+
+    key = read_key_frames(clip, size, apex_fallback="middle").astype(np.float32)
+    diff = np.clip(np.abs(key[1] - key[0]) * gain, 0, 255)
+    return np.stack([key[0], key[1], diff]).astype(np.uint8)
+
+
+def tree(root, clips: int = 2, frames: int = 3) -> str:
+    """A few lines of a CASME II tree: the top level, then the first frames of some clips."""
+    root = Path(root)
+    lines = [f"{root.name}/"]
+    for p in sorted(root.iterdir()):
+        if p.name.startswith("."):
+            continue
+        lines.append(f"  {p.name}{'/' if p.is_dir() else ''}")
+        if not p.is_dir():
+            continue
+        subjects = sorted(d for d in p.iterdir() if d.is_dir())
+        shown = 0
+        for sub in subjects:
+            for clip in sorted(d for d in sub.iterdir() if d.is_dir()):
+                if shown == clips:
+                    break
+                names = sorted((f.name for f in clip.iterdir()),
+                               key=lambda n: int("".join(filter(str.isdigit, n)) or 0))
+                more = f", ... {names[-1]} ({len(names)} frames)" if len(names) > frames else ""
+                lines.append(f"    {sub.name}/{clip.name}/: {', '.join(names[:frames])}{more}")
+                shown += 1
+        lines.append(f"    ... {len(subjects)} subject folders")
+    return "\n".join(lines)
+
+
+def example_clip(ds, root, emotion: str = "happiness"):
+    """A clip to show: the first of ``emotion`` with a numeric apex (else the first with one),
+    and its SynthFACS ground-truth row (``None`` for real data)."""
+    clips = [c for c in ds.clips if c.apex is not None] or list(ds.clips)
+    clip = next((c for c in clips if c.emotion == emotion), clips[0])
+    truth_path = Path(root) / "synthfacs_truth.csv"
+    if not truth_path.is_file():
+        return clip, None
+    truth = pd.read_csv(truth_path, dtype={"subject": str})
+    row = truth[(truth["subject"] == clip.subject) & (truth["filename"] == clip.episode)]
+    return clip, (row.iloc[0] if len(row) else None)
+
+
+@dataclass
+class Chapter:
+    """Chapter 6's set-up: chapter 2's model, the CASME II tree, the settings."""
+
+    trained: object  # book.TrainedChapter
+    root: Path
+    source: str  # "SynthFACS (synthetic)" or "real CASME II"
+    config: MicroConfig
+    lbp: lbptop.LBPTop
+    settings: dict
+    artifacts: Path
+
+    def load(self, scheme: str) -> tuple[object, MicroData]:
+        """(Casme2, MicroData) of one class scheme (cropped frames; bad rows skipped and
+        reported)."""
+        import warnings
+
+        from .datasets import load_casme2
+
+        cropped = (self.root / "Cropped").is_dir()
+        if not cropped:
+            warnings.warn(f"{self.root} has no Cropped/ folder: the raw frames are used whole "
+                          "(resized, not face-cropped); with real CASME II use its Cropped/ "
+                          "frames", stacklevel=2)
+        ds = load_casme2(self.root, scheme=scheme, variant="cropped" if cropped else "raw",
+                         errors="skip")
+        size = self.trained.model.input_shape[1]
+        return ds, load_data(ds, size, self.config.seq_length, self.lbp, self.source)
+
+    def run(self, data: MicroData) -> SchemeRun:
+        """The methods of the profile on ``data`` (the CNN + LSTM where the profile runs it
+        on this scheme)."""
+        return run_scheme(data, self.trained.model, self.config, self.artifacts, self.lbp,
+                          with_cnn_lstm=data.scheme in self.settings["micro_cnn_lstm_schemes"])
+
+
+def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=None,
+                  artifacts_dir=None, precision: str = "auto") -> Chapter:
+    """Versions, plotly renderer and precision (via :func:`fer_helpers.book.trained_chapter`,
+    which also loads chapter 2's model), the CASME II tree (the user's, else SynthFACS) and
+    the profile's settings."""
+    from . import book
+
+    tc = book.trained_chapter(profile, ckplus_path, data_dir, artifacts_dir, precision)
+    s = settings(profile)
+    if casme2_path:
+        root, source = Path(casme2_path), "real CASME II"
+        if not root.exists():
+            raise FileNotFoundError(f"casme2_path={casme2_path!s} does not exist")
+    else:
+        root, source = ensure_casme2(profile, data_dir), "SynthFACS (synthetic)"
+    config = MicroConfig.for_profile(profile, tc.policy)
+    lbp = lbptop.LBPTop(size=s["micro_lbp_size"], length=s["micro_lbp_length"])
+    print(f"CASME II: {source} ({root.name}); schemes {', '.join(s['micro_schemes'])}")
+    return Chapter(tc, root, source, config, lbp, s, book.artifacts_dir(artifacts_dir))
+
+
+def cleanup(path) -> None:
+    """Remove a run folder (for tests and benchmarks)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold", "FoldRecord",
+           "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
+           "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
+           "envelope_figure", "example_clip", "lbp_top", "load_data", "loso_folds", "majority",
+           "motion_signal", "run_scheme", "scores", "settings", "setup_chapter",
+           "synthfacs_casme2_path", "table4", "tree"]
