@@ -96,3 +96,16 @@ def built_book():
     times = run_notebooks("ci", root=ROOT)
     index = build(ROOT)
     return {"times": dict(times), "index": index}
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over every file below ``root`` (relative names and bytes), in sorted order:
+    equal digests mean byte-identical trees."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

@@ -108,10 +108,16 @@ def _check_page(page: str, server: str, browser) -> list[str]:
     return [f"{page}: {p}" for p in problems]
 
 
-def test_bibliography_renders_and_figures_are_numbered(server, browser):
-    ctx = browser.new_context()
+def _offline_tab(browser, server, **context):
+    """A new context and page that may load nothing but the book's own server."""
+    ctx = browser.new_context(**context)
     tab = ctx.new_page()
     tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    return ctx, tab
+
+
+def test_bibliography_renders_and_figures_are_numbered(server, browser):
+    ctx, tab = _offline_tab(browser, server)
     tab.goto(f"{server}/book/references.html", wait_until="load")
     entries = tab.locator("div.citation, dl.citation > dt").count()
     text = tab.inner_text("main")
@@ -159,9 +165,7 @@ _PLANT = """() => {
 
 
 def test_no_page_clips_a_block_at_1280px(server, browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = ctx.new_page()
-    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    ctx, tab = _offline_tab(browser, server, viewport={"width": 1280, "height": 900})
     tab.goto(f"{server}/book/_generated/01_data.html", wait_until="load")
     tab.evaluate(_PLANT)
     assert any("xxxx" in c for c in tab.evaluate(_CLIPPED)), "the check misses a cut block"
@@ -180,9 +184,7 @@ def test_results_page_lists_every_chapter(server, browser):
 
     from fer_helpers.book import toc_chapters
 
-    ctx = browser.new_context()
-    tab = ctx.new_page()
-    tab.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    ctx, tab = _offline_tab(browser, server)
     tab.goto(f"{server}/book/_generated/results.html", wait_until="load")
     headings = tab.locator("main h2").all_inner_texts()
     ctx.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 
@@ -30,6 +29,8 @@ from fer_helpers.synth import (
     write_casme2,
 )
 from fer_helpers.synth.micro import CASME2_EMOTIONS, envelope
+
+from .conftest import tree_digest
 
 TINY = {"n_subjects": 3, "clips_per_subject": (3, 5), "size": 48, "envelope": (6, 12),
         "neutral": (2, 4), "p_slash_apex": 0.3, "weights": [1] * 7}
@@ -131,13 +132,6 @@ def test_apex_is_the_peak_of_the_motion():
     assert env[spec.offset:].max() == 0
 
 
-def _digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
@@ -145,8 +139,8 @@ def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     write_casme2(tmp_path / "a", seed=4, n_jobs=1, **kw)
     write_casme2(tmp_path / "b", seed=4, n_jobs=2, **kw)
     write_casme2(tmp_path / "c", seed=5, n_jobs=1, **kw)
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "c")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
 
 

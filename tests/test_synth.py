@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 
@@ -26,14 +25,7 @@ from fer_helpers.synth import (
 )
 from fer_helpers.synth.face import STABLE, displacement_basis
 
-
-def _tree_digest(root):
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+from .conftest import tree_digest
 
 
 def test_same_seed_same_bytes_whatever_the_workers():
@@ -50,7 +42,7 @@ def test_writers_are_deterministic(tmp_path):
         write_ckplus(tmp_path / f"ck{k}", n_subjects=3, seed=2, n_jobs=jobs)
         write_fer2013(tmp_path / f"f{k}.csv", n=50, seed=2, ferplus_path=tmp_path / f"p{k}.csv",
                       n_jobs=jobs)
-    assert _tree_digest(tmp_path / "ck1") == _tree_digest(tmp_path / "ck2")
+    assert tree_digest(tmp_path / "ck1") == tree_digest(tmp_path / "ck2")
     for stem in ("f", "p"):
         assert (tmp_path / f"{stem}1.csv").read_bytes() == (tmp_path / f"{stem}2.csv").read_bytes()
 
