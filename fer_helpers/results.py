@@ -116,6 +116,19 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
                  paper.get(name, ""))
                 for name in ("cnn_lstm", "lbp_top", "apex_cnn", "majority", "au_ceiling")
                 if isinstance(r.get(name), dict)]
+    if chapter == "07_apply":
+        fps = r.get("fps")
+        return [("per-frame emotion accuracy (SynthFACS video with truth)",
+                 _pct(r.get("emotion_accuracy")), ""),
+                ("majority baseline / chance",
+                 f"{_pct(r.get('majority'))} / {_pct(r.get('chance'))}", ""),
+                ("AU presence, mean F1",
+                 "n/a (no AU outputs)" if r.get("au_mean_f1") is None
+                 else f"{r['au_mean_f1']:.2f}", ""),
+                ("faces found", _pct(r.get("faces_found")), ""),
+                ("frames/s, end to end", "n/a" if fps is None
+                 else f"{fps:.0f} ({r.get('frames')} frames; {r.get('cpu', 'CPU not recorded')})",
+                 "")]
     skip = {"recorded", "versions", "seconds", "profile", "data", "paper"}
     return [(k, _pct(v) if isinstance(v, float) and 0 <= v <= 1 else str(v), "")
             for k, v in r.items() if k not in skip and not isinstance(v, dict | list)]

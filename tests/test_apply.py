@@ -289,3 +289,27 @@ def test_keras2_h5_compile_error_names_the_file(tmp_path):
         load_model(path, compile=True)
     except ModelLoadError as e:
         assert "legacy2.h5" in str(e)
+
+
+def test_score_against_truth_counts_misses_baselines_au_f1_and_roll():
+    from fer_helpers.apply.score import score_against_truth
+
+    truth = pd.DataFrame({"frame": [1, 2, 3, 4], "face": 0,
+                          "emotion": ["neutral", "neutral", "happiness", "happiness"],
+                          "roll": [0.0, 10.0, -10.0, 0.0],
+                          "face_x": 100.0, "face_y": 50.0, "face_w": 80.0, "face_h": 90.0,
+                          "AU12_c": [0, 0, 1, 1]})
+    df = pd.DataFrame({"frame": [1, 2, 3, 4, 4], "face_id": [0, 0, 0, -1, 1],
+                       "success": [1, 1, 1, 0, 1], "face_x": [95.0, 96, 97, np.nan, 400],
+                       "face_y": 48.0, "face_w": 90.0, "face_h": 90.0,
+                       "pose_Rz": np.radians([1.0, 10.0, 0.0, np.nan, 0.0]),
+                       "AU12_c": [0.0, 1, 1, np.nan, 1],
+                       "emotion": ["neutral", "happiness", "happiness", None, "happiness"]})
+    s = score_against_truth(df, truth, labels=["neutral", "happiness", "sadness", "anger"])
+    assert s["frames"] == 4 and s["faces_found"] == 0.75  # frame 4's face is elsewhere
+    assert s["emotion_accuracy"] == 0.5 and s["emotion_accuracy_found"] == 2 / 3
+    assert s["majority"] == 0.5 and s["chance"] == 0.25 and s["outside_labels"] == 0
+    assert s["au_f1"] == {"AU12": pytest.approx(2 / 3)} and s["au_support"] == {"AU12": 1}
+    assert s["align_within_3"] == pytest.approx(2 / 3) and s["align_median_error"] == 1.0
+    no_aus = score_against_truth(df.drop(columns=["AU12_c", "pose_Rz"]), truth)
+    assert no_aus["au_mean_f1"] is None and no_aus["align_within_3"] is None

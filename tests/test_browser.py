@@ -127,7 +127,7 @@ def test_bibliography_renders_and_figures_are_numbered(server, browser):
     assert tab.locator("main a[href*='references.html#']").count() >= 5
     assert "Breuer" in tab.locator("main .bibtex-citation").first.inner_text()  # the paper
     for name in ("01_data", "02_training", "03_visualization", "04_facs_correlation",
-                 "06_micro_expressions"):
+                 "05_transfer", "06_micro_expressions", "07_apply"):
         tab.goto(f"{server}/book/_generated/{name}.html", wait_until="load")
         captions = tab.locator("figure figcaption").all_inner_texts()
         assert len(captions) >= 3, name

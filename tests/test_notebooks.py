@@ -29,7 +29,8 @@ def test_book_is_built(built_book):
     index = built_book["index"]
     assert index.is_file()
     pages = ROOT / "_build" / "html" / "book" / "_generated"
-    for name, n_figures in (("01_data", 5), ("02_training", 3), ("06_micro_expressions", 3)):
+    for name, n_figures in (("01_data", 5), ("02_training", 3), ("05_transfer", 5),
+                            ("06_micro_expressions", 3), ("07_apply", 2)):
         html = (pages / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') >= n_figures, name
         assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "unpkg.com/@jup" not in html
@@ -66,6 +67,34 @@ def test_micro_chapter_records_three_methods_beside_its_ceiling(built_book):
     assert len(ch6["classes"]) == 5 and "SynthFACS (synthetic)" in ch6["data"]
     nb = (ROOT / "book" / "_generated" / "06_micro_expressions.ipynb").read_text()
     assert "under the AU ceiling" in nb  # the computed verdict lines
+
+
+def test_transfer_chapter_records_its_matrix_and_au_heads(built_book):
+    ch5 = json.loads((ROOT / "_build" / "results.json").read_text())["05_transfer"]
+    domains = {"CK+", "FER2013", "NovaEmotions"}
+    assert set(ch5["cross_dataset"]) == domains
+    assert all(set(row) == domains for row in ch5["cross_dataset"].values())
+    assert set(ch5["in_domain"]) == domains
+    for d in ch5["in_domain"].values():
+        assert {"accuracy", "majority", "ceiling"} <= set(d)
+    for net in ("emotion_frozen", "untrained_frozen", "au_trained"):
+        assert {"accuracy", "all_absent_accuracy", "mean_f1"} <= set(ch5["au_presence"][net])
+        assert {"mse", "icc", "all_zero_mse"} <= set(ch5["au_intensity"][net])
+    assert "SynthFACS (synthetic)" in json.dumps(ch5["data"])
+    card = json.loads((ROOT / "artifacts" / "bundle" / "card.json").read_text())
+    assert card["au_codes"] and card["profile"] == "ci"  # chapter 5 exported the bundle
+
+
+def test_apply_chapter_scores_the_synthfacs_video(built_book):
+    ch7 = json.loads((ROOT / "_build" / "results.json").read_text())["07_apply"]
+    for key in ("emotion_accuracy", "majority", "chance", "faces_found"):
+        assert isinstance(ch7[key], float) and 0 <= ch7[key] <= 1, key
+    assert isinstance(ch7["au_mean_f1"], float)  # the bundle of chapter 5 has AU outputs
+    assert ch7["frames"] == 200 and ch7["fps"] > 0 and ch7["faces_found"] >= 0.95
+    assert "SynthFACS (synthetic)" in ch7["data"]
+    nb = (ROOT / "book" / "_generated" / "07_apply.ipynb").read_text()
+    assert "frame, face_id, timestamp, confidence, success" in nb
+    assert "majority baseline" in nb
 
 
 def test_no_live_widget_or_training_log_in_the_pages(built_book):

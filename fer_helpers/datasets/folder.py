@@ -46,9 +46,12 @@ def _entries_from_folders(root: Path):
             emo = canonical(d.name)
         except ValueError as e:
             raise DatasetFormatError(d, f"folder name is not an emotion: {e}") from None
-        for f in sorted(d.iterdir()):
-            if is_image(f):
-                yield f, emo, None
+        images = [f for f in sorted(d.iterdir()) if is_image(f)]
+        if not images:
+            raise DatasetFormatError(d, f"class folder {d.name!r} holds no image file "
+                                     "(add images or remove the folder)")
+        for f in images:
+            yield f, emo, None
 
 
 def load_folder(root, csv_file=None, crop: Crop | None = None, size: int = 48,
