@@ -126,11 +126,12 @@ def test_bibliography_renders_and_figures_are_numbered(server, browser):
     tab.goto(f"{server}/book/intro.html", wait_until="load")
     assert tab.locator("main a[href*='references.html#']").count() >= 5
     assert "Breuer" in tab.locator("main .bibtex-citation").first.inner_text()  # the paper
-    for name in ("01_data", "02_training", "03_visualization", "04_facs_correlation",
-                 "05_transfer", "06_micro_expressions", "07_apply"):
+    for name, least in (("01_data", 3), ("02_training", 3), ("03_visualization", 3),
+                        ("04_facs_correlation", 3), ("05_transfer", 3),
+                        ("06_micro_expressions", 3), ("07_apply", 2)):
         tab.goto(f"{server}/book/_generated/{name}.html", wait_until="load")
         captions = tab.locator("figure figcaption").all_inner_texts()
-        assert len(captions) >= 3, name
+        assert len(captions) >= least, name
         assert all(c.strip().startswith("Fig.") for c in captions), captions
     ctx.close()
 
