@@ -470,26 +470,20 @@ def bench_transfer(n: int = 1200) -> dict:
             "cpu": _cpu()}
 
 
+#: Each benchmark and its default size (``--n``).
+BENCHMARKS = {"synth": (bench_synth, 4000), "train": (bench_train, 3000),
+              "visualize": (bench_visualize, 512), "facs": (bench_facs, 150),
+              "micro": (bench_micro, 6), "apply": (bench_apply, 250),
+              "transfer": (bench_transfer, 1200)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_helpers.bench")
-    p.add_argument("what", choices=["synth", "train", "visualize", "facs", "micro", "apply",
-                                       "transfer"])
+    p.add_argument("what", choices=list(BENCHMARKS))
     p.add_argument("--n", type=int, default=None, help="number of images")
     a = p.parse_args(argv)
-    if a.what == "synth":
-        result = bench_synth(a.n or 4000)
-    elif a.what == "visualize":
-        result = bench_visualize(a.n or 512)
-    elif a.what == "facs":
-        result = bench_facs(a.n or 150)
-    elif a.what == "micro":
-        result = bench_micro(a.n or 6)
-    elif a.what == "transfer":
-        result = bench_transfer(a.n or 1200)
-    elif a.what == "apply":
-        result = bench_apply(a.n or 250)
-    else:
-        result = bench_train(a.n or 3000)
+    run, default = BENCHMARKS[a.what]
+    result = run(a.n or default)
     print(json.dumps(result))
     return 0
 

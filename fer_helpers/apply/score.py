@@ -43,10 +43,10 @@ def match_truth(df: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 def f1(y_true, y_pred) -> float:
     """2TP / (2TP + FP + FN); NaN when the truth and the prediction are both all negative."""
-    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
-    tp = np.sum(y_true & y_pred)
-    denom = 2 * tp + np.sum(~y_true & y_pred) + np.sum(y_true & ~y_pred)
-    return float(2 * tp / denom) if denom else float("nan")
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(np.asarray(y_true, bool), np.asarray(y_pred, bool),
+                          zero_division=np.nan))
 
 
 def score_against_truth(df: pd.DataFrame, truth: pd.DataFrame, labels=None) -> dict:
