@@ -284,12 +284,18 @@ ROW_CASES = {  # name: (rows, change to the tree, row, message after "<sheet>, r
 }
 
 
-@pytest.mark.parametrize("case", sorted(ROW_CASES))
-def test_bad_row_raises_naming_file_and_row(tmp_path, case):
+def _bad_tree(tmp_path, case):
+    """The tree of ``ROW_CASES[case]``: (root, rows, the bad row, the expected message)."""
     rows, change, row, message = ROW_CASES[case]
     root = _tree(tmp_path, rows)
     if change:
         change(root)
+    return root, rows, row, message
+
+
+@pytest.mark.parametrize("case", sorted(ROW_CASES))
+def test_bad_row_raises_naming_file_and_row(tmp_path, case):
+    root, _, row, message = _bad_tree(tmp_path, case)
     sheet = root / "CASME2-coding-20140508.xlsx"
     with pytest.raises(CodingSheetError, match=re.escape(f"{sheet}, row {row}: ") + message):
         load_casme2(root)
@@ -297,10 +303,7 @@ def test_bad_row_raises_naming_file_and_row(tmp_path, case):
 
 @pytest.mark.parametrize("case", sorted(ROW_CASES))
 def test_bad_row_is_a_reported_skip_on_request(tmp_path, case):
-    rows, change, row, message = ROW_CASES[case]
-    root = _tree(tmp_path, rows)
-    if change:
-        change(root)
+    root, rows, row, message = _bad_tree(tmp_path, case)
     with pytest.warns(UserWarning, match=rf"row\(s\) skipped \(rows \[{row}\]\)"):
         ds = load_casme2(root, errors="skip")
     skipped = ds.report[ds.report["action"] == "skipped"]
