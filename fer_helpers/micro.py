@@ -83,6 +83,9 @@ PAPER_TABLE4 = (
     ("CNN + LSTM (Breuer & Kimmel)", "59.47 %", "paper, Table 4"),
     ("LBP-TOP + SVM, 5 classes, LOSO (Yan et al. 2014)", "63.41 %", "CASME II paper"),
 )
+#: The rows of :data:`PAPER_TABLE4` as ``results.json`` records them.
+PAPER_RECORD = dict(zip(("lbp_top", "lbp_top_magnification", "cnn_lstm", "casme2_baseline"),
+                        (a for _, a, _ in PAPER_TABLE4), strict=True))
 METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + linear SVM",
            "apex_cnn": "apex frame, chapter-2 CNN, linear probe",
            "au_ceiling": "AU ceiling (classifier on the coded AUs)",

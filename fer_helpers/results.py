@@ -109,8 +109,10 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
         rows += [("verdict", " ".join(r.get("verdict", [])), "")]
         return rows
     if chapter == "06_micro_expressions":
-        paper = {"cnn_lstm": "59.47 % (real CASME II, Table 4)",
-                 "lbp_top": "44.12 % (real CASME II, Table 4); CASME II paper 63.41 %"}
+        p = r.get("paper", {})
+        paper = {"cnn_lstm": f"{p.get('cnn_lstm', '')} (real CASME II, Table 4)",
+                 "lbp_top": f"{p.get('lbp_top', '')} (real CASME II, Table 4); CASME II paper "
+                            f"{p.get('casme2_baseline', '')}"}
         return [(f"{name}, {len(r.get('classes', []))} classes: accuracy / UF1 / UAR",
                  " / ".join(_pct(r[name].get(m)) for m in ("accuracy", "uf1", "uar")),
                  paper.get(name, ""))

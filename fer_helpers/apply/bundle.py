@@ -174,9 +174,9 @@ class Bundle:
 
     def predict(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Outputs for a batch of aligned crops ``(n, H, W[, C])`` uint8."""
-        x = np.asarray(crops, np.float32)
-        if x.ndim == 3:
-            x = x[..., None]
+        from ..training import as_input
+
+        x = as_input(crops)
         if self.input_scale == "0-1":
             x = x / 255.0
         elif self.input_scale == "-1-1":

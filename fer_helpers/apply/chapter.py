@@ -36,10 +36,22 @@ class Chapter:
     models_source: str  # what the models were trained on
 
 
-def _fallback_bundle(profile, data_dir, artifacts) -> Path:
-    from ..book import artifacts_dir, trained_chapter
+def _fallback_dir(profile, artifacts) -> Path:
+    """Where chapter 7 keeps chapter 2's emotion-only model when chapter 5's bundle is missing."""
+    from ..book import artifacts_dir
 
-    folder = artifacts_dir(artifacts) / "apply" / f"bundle_chapter2_{profile}"
+    return artifacts_dir(artifacts) / "apply" / f"bundle_chapter2_{profile}"
+
+
+def _first_face(truth):
+    """The truth rows of the video's first face (all rows when it has one face)."""
+    return truth[truth["face"] == truth["face"].min()] if "face" in truth.columns else truth
+
+
+def _fallback_bundle(profile, data_dir, artifacts) -> Path:
+    from ..book import trained_chapter
+
+    folder = _fallback_dir(profile, artifacts)
     if not (folder / CARD_FILE).is_file():
         ch = trained_chapter(profile, data_dir=data_dir, artifacts=artifacts)
         export_bundle(folder, ch.model, training_data=ch.source, profile=profile,
@@ -78,7 +90,7 @@ def setup_chapter(profile: str, bundle=None, video_path=None, data_dir=None,
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     default = artifacts_folder(artifacts_dir) / "bundle"
-    fallback = default.parent / "apply" / f"bundle_chapter2_{profile}"
+    fallback = _fallback_dir(profile, artifacts_dir)
     trains = bundle is None and not (default / CARD_FILE).is_file() \
         and not (fallback / CARD_FILE).is_file()
     if not trains:  # else chapter 2's setup does this, and says what it loaded
@@ -129,7 +141,7 @@ def timeline(df: pd.DataFrame, truth: pd.DataFrame | None = None, title: str = "
     fig = apply_timeline(df, face_id=fid, title=title)
     if truth is None or "emotion" not in truth.columns:
         return fig
-    t = truth[truth["face"] == truth["face"].min()] if "face" in truth.columns else truth
+    t = _first_face(truth)
     by_time = df["timestamp"].notna().all() and df["timestamp"].max() > 0  # as the timeline
     x = "timestamp" if by_time and "timestamp" in t.columns else "frame"
     run = (t["emotion"] != t["emotion"].shift()).cumsum()
@@ -152,9 +164,8 @@ def sample_faces(ch: Chapter, df: pd.DataFrame, n: int = 6, size: int = 112):
     import numpy as np
 
     first = df[df["face_id"] <= 0].drop_duplicates("frame").set_index("frame")
-    truth = None if ch.truth is None else (
-        ch.truth[ch.truth["face"] == ch.truth["face"].min()] if "face" in ch.truth.columns
-        else ch.truth).drop_duplicates("frame").set_index("frame")
+    truth = None if ch.truth is None else \
+        _first_face(ch.truth).drop_duplicates("frame").set_index("frame")
     if truth is not None:  # frames at the middle of each expression, neutral ones last
         runs = (truth["emotion"] != truth["emotion"].shift()).cumsum()
         mids = truth.groupby(runs).apply(lambda g: (g.index[len(g) // 2], g["emotion"].iloc[0]),

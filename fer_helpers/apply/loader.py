@@ -50,10 +50,8 @@ def load_model(path, compile: bool = False, safe_mode: bool = True, custom_objec
         raise ModelLoadError(f"{path} is not a Keras model file (expected one of "
                              f"{', '.join(SUFFIXES)})")
     try:
-        if path.suffix.lower() == ".keras":
-            return keras.saving.load_model(path, custom_objects=custom_objects,
-                                           compile=compile, safe_mode=safe_mode)
-        return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile)
+        return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile,
+                                       safe_mode=safe_mode)
     except Exception as e:  # noqa: BLE001 - re-raised with the file named
         hint = (" (a Keras 2 training configuration: load with compile=False)"
                 if compile else "")

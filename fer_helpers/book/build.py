@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from ..io import atomic_path
 from .profiles import repo_root
 from .runner import toc_chapters
 
@@ -20,8 +20,6 @@ NPM_ASSETS = {
     "@jupyter-widgets/html-manager@1.0.15": {"embed-amd.js": "package/dist/embed-amd.js",
                                              "html-manager/": "package/dist/"},
 }
-_FONTS = (".woff2", ".woff", ".ttf", ".eot", ".svg")
-
 _FONTS = (".woff2", ".woff", ".ttf", ".eot", ".svg")
 
 
@@ -61,24 +59,19 @@ def vendor(root: Path | None = None) -> Path:
                     if out.endswith("/"):  # a folder: the font files the bundle loads
                         _extract_fonts(tar, member, dest / out)
                         continue
-                    data = tar.extractfile(member).read()
-                    part = dest / f".{out}.tmp"
-                    part.write_bytes(data)
-                    os.replace(part, dest / out)
+                    with atomic_path(dest / out) as part:
+                        part.write_bytes(tar.extractfile(member).read())
     return dest
 
 
 def _extract_fonts(tar: tarfile.TarFile, prefix: str, folder: Path) -> None:
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for m in tar.getmembers():
-        name = m.name[len(prefix):]
-        if m.isfile() and m.name.startswith(prefix) and "/" not in name \
-                and name.endswith(_FONTS):
-            (tmp / name).write_bytes(tar.extractfile(m).read())
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        for m in tar.getmembers():
+            name = m.name[len(prefix):]
+            if m.isfile() and m.name.startswith(prefix) and "/" not in name \
+                    and name.endswith(_FONTS):
+                (tmp / name).write_bytes(tar.extractfile(m).read())
 
 
 def plotly_outputs(nb_path: Path) -> int:

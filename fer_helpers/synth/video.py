@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..faces import eye_centres
 from .emotions import PROTOTYPES
 from .face import AU_CODES
 from .generate import identity
@@ -149,7 +150,7 @@ def render_frames(n_frames: int, size=(640, 360), seed: int = 0, max_roll: float
             img, lm = render(scene)
             frames[i, :, strips[f]:strips[f + 1]] = img
             lm = lm + [strips[f], 0]
-            el, er = lm[36:42].mean(0), lm[42:48].mean(0)
+            el, er = eye_centres(lm)
             x0, y0 = lm.min(0)
             x1, y1 = lm.max(0)
             inten = aus[f, i].max(axis=1)
