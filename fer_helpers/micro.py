@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -49,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from . import lbptop
-from .io import write_text
+from .io import atomic_path, write_text
 
 #: Per-profile sizes of chapter 6 (until :data:`fer_helpers.book.PROFILES` carries them):
 #: SynthFACS subjects and clips per subject, the frame size clips are rendered at, the class
@@ -348,23 +347,19 @@ def au_ceiling(data: MicroData, folds: list[Fold]) -> MethodResult:
                         data.description)
 
 
-def lbp_top(data: MicroData, folds: list[Fold], settings: lbptop.LBPTop | None = None,
-            features: np.ndarray | None = None) -> MethodResult:
+def lbp_top(data: MicroData, folds: list[Fold], settings: lbptop.LBPTop | None = None
+            ) -> MethodResult:
     """LBP-TOP + linear SVM, one SVM per fold fitted on all its training subjects."""
     settings = settings or lbptop.LBPTop()
-    t = time.perf_counter()
-    x = lbptop.features(data.lbp, settings) if features is None else features
-    t_feat = time.perf_counter() - t
+    x = lbptop.features(data.lbp, settings)
     recs = []
     for f in folds:
         clf = lbptop.svm(settings)
         clf.fit(x[f.train], data.labels[f.train])
         recs.append(FoldRecord(f.subject, f.test, clf.predict(x[f.test]),
                                {"svm": _subjects(data.subjects, f.train)}))
-    res = MethodResult("lbp_top", settings.describe(), data.classes, data.labels, recs,
-                       data.description)
-    res.feature_seconds = t_feat
-    return res
+    return MethodResult("lbp_top", settings.describe(), data.classes, data.labels, recs,
+                        data.description)
 
 
 # ------------------------------------------------------------------------ the CNN parts
@@ -668,10 +663,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                          "cnn_val_accuracy": res.best_val_accuracy,
                          "cnn_fit": _subjects(data.subjects, f.fit),
                          "cnn_val": _subjects(data.subjects, f.val)})
-            fold_dir.mkdir(parents=True, exist_ok=True)
-            with open(fold_dir / ".features.npz.tmp", "wb") as fh:
+            with atomic_path(feat_path) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, fc1=fc1_seq, info=json.dumps(info))
-            (fold_dir / ".features.npz.tmp").replace(feat_path)
             if not keep_models:
                 (fold_dir / "cnn" / "best.keras").unlink(missing_ok=True)
                 (fold_dir / "cnn" / "done.json").unlink(missing_ok=True)
@@ -945,9 +938,6 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
     return Chapter(tc, root, source, config, lbp, s, book.artifacts_dir(artifacts_dir))
 
 
-def cleanup(path) -> None:
-    """Remove a run folder (for tests and benchmarks)."""
-    shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold", "FoldRecord",

@@ -337,3 +337,17 @@ def test_bundle_from_a_tiny_model_and_heads_gives_the_heads_outputs(tmp_path):
     assert np.allclose(got["emotion"], feats.prob, atol=1e-5)
     with pytest.raises(ValueError, match="not fitted"):
         head_model(Heads(4, {"p": HeadSpec(2)}), "p")
+
+
+def test_features_of_images_smaller_than_the_network_input():
+    """Profile full trains CK+ at 96x96; FER2013 faces are 48x48: they are resized to the
+    network's input before the forward pass (as if the network saw them at its own size)."""
+    from fer_helpers import models
+    from fer_helpers.transfer.features import extract
+
+    model = models.paper_cnn((32, 32, 1), 8)
+    small = np.random.default_rng(0).integers(0, 256, (3, 16, 16)).astype(np.uint8)
+    big = np.stack([cv2.resize(im, (32, 32), interpolation=cv2.INTER_LINEAR) for im in small])
+    a, b = extract(model, small), extract(model, big)
+    assert a.x.shape == b.x.shape == (3, 4 * 4 * 256)
+    assert np.array_equal(a.x, b.x) and np.allclose(a.prob, b.prob)

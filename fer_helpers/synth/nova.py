@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -61,7 +60,7 @@ FOLDER_NAMES = {"neutral": "neutral", "anger": "angry", "disgust": "disgusted",
 #: Class frequencies of a game session (a guess: NovaEmotions' own are not published).
 WEIGHTS = {"neutral": 0.26, "happiness": 0.24, "surprise": 0.13, "anger": 0.10,
            "sadness": 0.09, "disgust": 0.09, "fear": 0.09}
-_KEY = 3  # SynthFACS domain key (ckplus 2, fer2013 1): never shares a random stream
+_KEY = 5  # SynthFACS stream key (fer2013 1, ckplus 2, micro 3, video 4): shared with none
 
 
 @dataclass(frozen=True)
@@ -199,9 +198,3 @@ def write_nova(root, n_subjects: int = 20, per_subject=(4, 8), seed: int = 0,
         truth = pd.DataFrame(rows)
         truth.to_csv(tmp / "synthfacs_truth.csv", index=False)
     return truth
-
-
-def nova_root_files(root) -> dict[str, Path]:
-    """The files :func:`write_nova` writes beside the class folders."""
-    root = Path(root)
-    return {"labels": root / "labels.csv", "truth": root / "synthfacs_truth.csv"}

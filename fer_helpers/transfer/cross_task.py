@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from .. import crossval, models
+from ..facs.study import NETWORKS, mean_sd  # noqa: F401  (mean_sd: re-exported)
 from .features import FeatureCache
 from .heads import AUHeadSet, HeadConfig, Heads, head_model
 from .metrics import intensity_metrics, presence_metrics
 
-NETWORKS = ("trained", "untrained", "shuffled", "au_trained")
 LABELS = {"trained": "emotion-trained (frozen)", "untrained": "untrained (random weights)",
           "shuffled": "shuffled labels (frozen)", "au_trained": "AU-trained (reference)"}
 #: Names in ``results.json``.
@@ -121,13 +121,6 @@ def au_heads(ck_source, nets, cache: FeatureCache, config: HeadConfig | None = N
                                     "per-AU detector F1": t_one["F1"].to_numpy(),
                                     "intensity ICC(3,1)": i_tab["ICC(3,1)"].to_numpy()}))
     return pd.DataFrame(rows), pd.concat(per_au, ignore_index=True)
-
-
-def mean_sd(rows: pd.DataFrame, columns) -> pd.DataFrame:
-    """mean, sd and runs per network (numbers)."""
-    g = rows.groupby("network", sort=False)[list(columns)]
-    out = pd.concat({"mean": g.mean(), "sd": g.std(ddof=1), "runs": g.count()}, axis=1)
-    return out.reindex([n for n in NETWORKS if n in out.index])
 
 
 _PERCENT = ("accuracy", "F1", "AUC")

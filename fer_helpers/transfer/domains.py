@@ -151,12 +151,6 @@ def last_frame_per_label(paths, labels) -> np.ndarray:
     return np.array(sorted(last.values()), int)
 
 
-def restrict(splits, keep: np.ndarray) -> list:
-    """``splits`` (tuples of index arrays) limited to the rows ``keep``."""
-    keep = np.asarray(keep)
-    return [tuple(np.intersect1d(part, keep) for part in s) for s in splits]
-
-
 def subsample(index, n: int | None, seed: int = 0) -> np.ndarray:
     """At most ``n`` of ``index`` (a seeded random subset, in order); all if ``n`` is None."""
     index = np.asarray(index)

@@ -34,13 +34,25 @@ class Features:
     seconds: float  # extraction time (0 when read from the cache)
 
 
+def _at_input_size(images: np.ndarray, model: keras.Model) -> np.ndarray:
+    """``images`` resized to the model's input size (e.g. 48x48 FER2013 faces through a CK+
+    network trained at 96x96 under profile ``full``); unchanged when they already fit."""
+    import cv2
+
+    h, w = (int(d) for d in model.input_shape[1:3])
+    if images.shape[1:3] == (h, w):
+        return images
+    interp = cv2.INTER_AREA if images.shape[1] > h else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(im, (w, h), interpolation=interp) for im in images])
+
+
 def extract(model: keras.Model, images: np.ndarray, batch_size: int = 256,
             layer: str = FEATURE_LAYER) -> Features:
     """One forward pass of ``images`` through ``model``: (flattened pool3 features, output)."""
     import tensorflow as tf
 
     ext = keras.Model(model.inputs, [model.get_layer(layer).output, model.output])
-    x = as_input(images)
+    x = as_input(_at_input_size(images, model))
     run = tf.function(lambda b: ext(b, training=False),  # one trace, whatever the batch
                       input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)])
     t = time.perf_counter()
@@ -74,7 +86,6 @@ class FeatureCache:
         self._memory: dict[tuple[str, str], Features] = {}
         self.images_done = 0
         self.seconds = 0.0
-        self.hits = 0
 
     def _path(self, model_key: str, images: np.ndarray) -> Path | None:
         if self.folder is None:
@@ -89,7 +100,6 @@ class FeatureCache:
         :meth:`release` (for a later step that needs them again)."""
         mem = (model_key, images_key(images))
         if mem in self._memory:
-            self.hits += 1
             return self._memory[mem]
         out = self._get(model_key, load_model, images)
         if keep:
@@ -104,7 +114,6 @@ class FeatureCache:
         path = self._path(model_key, images)
         if path is not None and path.is_file():
             with np.load(path) as f:
-                self.hits += 1
                 return Features(f["x"], f["prob"], 0.0)
         model = load_model() if callable(load_model) else load_model
         out = extract(model, images)

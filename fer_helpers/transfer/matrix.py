@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..baselines import majority
+from ..baselines import chance, majority
 from .features import FeatureCache
 from .heads import HeadConfig, Heads, emotion_head
 from .mapping import map_predictions, shared_classes
@@ -78,7 +78,7 @@ def cross_dataset(sources: dict, cache: FeatureCache, config: HeadConfig | None 
                     base = {"train": src_name, "test": tgt_name, "run": r,
                             "train data": src.domain.data, "test data": dom.data,
                             "majority": majority(y[train], y[test]),
-                            "chance": 1.0 / len(np.unique(y[test])),
+                            "chance": chance(y[test]),
                             "weight decay": sel.chosen["emotion"]}
                     rows.append({**base, "variant": "a",
                                  "accuracy": float((pred == y[test][kept]).mean()),

@@ -70,11 +70,10 @@ def ck_source(ch) -> Source:
     sub = ds.subset(keep)
     data = (f"{ch.source}, CK+ layout, {len(set(sub.subjects))} subjects, {len(sub)} images "
             "(neutral + last peak frame per sequence)")
-    full = crossval.labelled(ch.ck)  # what chapter 2's folds index
-    au = (au_features(full.au_presence, full.au_intensity) if full.au_presence is not None
-          else None)
+    au = (au_features(ds.au_presence, ds.au_intensity) if ds.au_presence is not None
+          else None)  # ds is what chapter 2's folds index
     return Source(Domain("CK+", sub, splits, data, ch.source), _models(ch.cv), ch.cv,
-                  ch.cv_config.describe(), full, au)
+                  ch.cv_config.describe(), ds, au)
 
 
 def fer_source(profile: str, path, synthetic: bool, artifacts, policy: str,
