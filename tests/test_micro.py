@@ -41,7 +41,8 @@ def _config(finetune="top"):
     cnn = training.TrainConfig(epochs=1, batch_size=16, precision="float32", augmentation=None,
                                val_fraction=0.3)
     lstm = training.TrainConfig(epochs=1, batch_size=8, precision="float32", augmentation=None)
-    return micro.MicroConfig(seq_length=4, lstm_units=4, finetune=finetune, cnn=cnn, lstm=lstm)
+    return micro.MicroConfig(seq_length=4, lstm_units=4, finetune=finetune, cnn=cnn, lstm=lstm,
+                             relative=True)
 
 
 @pytest.fixture
@@ -93,9 +94,10 @@ def _check_fold(k, fold, rec, calls, data, conv_key, fold_dir):
         assert _nearest(x, key_rows[~frame_test]).max() < 1e-3
         assert _nearest(x, key_rows[frame_test]).min() > 1e-2
     assert len(cnn_call["train"]) == 5 * np.isin(data.subjects, rec.fitted_on["cnn"]).sum()
-    # LSTM stage: the fold's fc1 sequences of the other subjects only
+    # LSTM stage: the fold's fc1 sequences of the other subjects only, as the change from
+    # each clip's first frame (MicroConfig.relative, on in _config)
     with np.load(fold_dir / "features.npz") as z:
-        seq = _rows(z["fc1"])
+        seq = _rows(z["fc1"] - z["fc1"][:, :1])
     for part in ("train", "val"):
         x = _rows(lstm_call[part])
         assert _nearest(x, seq[~test]).max() < 1e-3

@@ -37,6 +37,21 @@ def test_same_seed_same_bytes_whatever_the_workers():
     assert a.images.tobytes() != c.images.tobytes()
 
 
+def test_the_kept_pool_serves_later_calls_and_restarts():
+    from fer_helpers.synth.generate import shutdown_pool
+
+    one = [generate(100, "fer2013", seed=s, n_jobs=1, chunk=16) for s in (7, 8)]
+    shutdown_pool()
+    for _ in range(2):  # the second round reuses the workers of the first
+        for ref, s in zip(one, (7, 8), strict=True):
+            got = generate(100, "fer2013", seed=s, n_jobs=2, chunk=16)
+            assert got.images.tobytes() == ref.images.tobytes()
+            np.testing.assert_array_equal(got.landmarks, ref.landmarks)
+    shutdown_pool()  # and a later call starts a new pool
+    again = generate(100, "fer2013", seed=7, n_jobs=2, chunk=16)
+    assert again.images.tobytes() == one[0].images.tobytes()
+
+
 def test_writers_are_deterministic(tmp_path):
     for k, jobs in ((1, 1), (2, 2)):
         write_ckplus(tmp_path / f"ck{k}", n_subjects=3, seed=2, n_jobs=jobs)

@@ -122,18 +122,26 @@ def _chunk(args):
     return [np.stack(col) if k != 5 else np.array(col) for k, col in enumerate(cols)]
 
 
-_counter = None  # a worker's handle on the pool's shared next-chunk counter
+# The worker pool, kept between calls (spawning a worker costs about half a second of
+# imports, as long as rendering ~500 faces): (worker count, executor, shared state). The
+# state is [call number, next unclaimed chunk] in shared memory; a task of an earlier call
+# that runs late sees another call number and claims nothing.
+_POOL = None
+_state = None  # a worker's handle on the pool's shared state
 
 
-def _set_counter(counter) -> None:
-    global _counter
-    _counter = counter
+def _set_state(state) -> None:
+    global _state
+    _state = state
 
 
-def _claim(counter) -> int:
-    with counter.get_lock():
-        i = counter.value
-        counter.value = i + 1
+def _claim(state, call: int, n_chunks: int) -> int | None:
+    """The next chunk of call ``call`` nobody has claimed yet, or None."""
+    with state.get_lock():
+        if state[0] != call or state[1] >= n_chunks:
+            return None
+        i = state[1]
+        state[1] = i + 1
     return i
 
 
@@ -144,43 +152,63 @@ def _job(spec, i: int):
     return seed, domain, lo, min(n, lo + chunk), emotions, w, n_identities
 
 
-def _claim_chunk(spec, n_chunks: int):
-    """Worker task: render the next chunk nobody has claimed yet, if any is left."""
-    i = _claim(_counter)
-    return (i, _chunk(_job(spec, i))) if i < n_chunks else None
+def _claim_chunks(spec, call: int, n_chunks: int) -> list:
+    """Worker task: render chunks of call ``call`` until none is left unclaimed."""
+    out = []
+    while (i := _claim(_state, call, n_chunks)) is not None:
+        out.append((i, _chunk(_job(spec, i))))
+    return out
+
+
+def _pool(n_workers: int):
+    """The kept pool of ``n_workers`` spawned workers (started, or restarted, on demand)."""
+    global _POOL
+    if _POOL is not None and (_POOL[0] != n_workers or _POOL[1]._broken):
+        shutdown_pool()
+    if _POOL is None:
+        ctx = get_context("spawn")
+        state = ctx.Array("q", 2)
+        _POOL = (n_workers, ProcessPoolExecutor(n_workers, mp_context=ctx,
+                                                initializer=_set_state, initargs=(state,)),
+                 state)
+    return _POOL
+
+
+def shutdown_pool() -> None:
+    """Stop the kept worker processes of :func:`generate` (they also end with Python)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(wait=False, cancel_futures=True)
+        _POOL = None
 
 
 def _run_pool(spec, n_jobs: int):
-    """Render the chunks of ``spec`` (see :func:`_job`) with ``n_jobs - 1`` spawned
-    workers and this process.
+    """Render the chunks of ``spec`` (see :func:`_job`) with ``n_jobs - 1`` kept workers
+    and this process.
 
-    Chunks are claimed from a shared counter when a process is ready for one, so this
-    process renders from the start while the workers boot (imports), and no chunk waits
-    in a queue for a busy or still-starting worker.
+    Chunks are claimed from shared memory when a process is ready for one, so this process
+    renders from the start while new workers boot (imports), and no chunk waits for a busy
+    or still-starting worker. The workers stay for the next call.
     """
-    ctx = get_context("spawn")
-    counter = ctx.Value("q", 0)
+    _, pool, state = _pool(n_jobs - 1)
     n_chunks = -(-spec[2] // spec[3])
+    with state.get_lock():
+        state[0] += 1
+        state[1] = 0
+        call = int(state[0])
     parts = [None] * n_chunks
-    pool = ProcessPoolExecutor(n_jobs - 1, mp_context=ctx, initializer=_set_counter,
-                               initargs=(counter,))
-    try:
-        futures = [pool.submit(_claim_chunk, spec, n_chunks) for _ in range(n_chunks)]
-        while (i := _claim(counter)) < n_chunks:
-            parts[i] = _chunk(_job(spec, i))
-        # the rest were claimed by workers; tasks that never started are not needed, nor
-        # are queued ones that will find nothing left (a worker may still be starting)
-        pending = {f for f in futures if not f.cancel()}
-        while any(p is None for p in parts):
-            if not pending:
-                raise RuntimeError("a claimed chunk was never returned")
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                if (got := f.result()) is not None:
-                    parts[got[0]] = got[1]
-    finally:
-        # every chunk is in: don't wait for a worker that is still starting up to exit
-        pool.shutdown(wait=False, cancel_futures=True)
+    futures = [pool.submit(_claim_chunks, spec, call, n_chunks) for _ in range(n_jobs - 1)]
+    while (i := _claim(state, call, n_chunks)) is not None:
+        parts[i] = _chunk(_job(spec, i))
+    # the rest were claimed by workers; a task that has not started claims nothing now
+    pending = {f for f in futures if not f.cancel()}
+    while any(p is None for p in parts):
+        if not pending:
+            raise RuntimeError("a claimed chunk was never returned")
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in done:
+            for j, part in f.result():
+                parts[j] = part
     return parts
 
 
@@ -205,8 +233,9 @@ def generate(n: int, domain: str = "fer2013", seed: int = 0, emotions=None, weig
         Size of the pool of synthetic people (default ``max(1, n // 8)``).
     n_jobs : int, optional
         Worker processes (default: all cores); 1 renders in this process. Workers are
-        *spawned*: in a script, call this under ``if __name__ == "__main__":`` (notebooks
-        and ``python -m fer_helpers.synth`` need nothing).
+        *spawned* and kept for the next call (:func:`shutdown_pool` stops them): in a
+        script, call this under ``if __name__ == "__main__":`` (notebooks and
+        ``python -m fer_helpers.synth`` need nothing).
     """
     emotions = tuple(emotions or EMOTIONS)
     for e in emotions:

@@ -7,8 +7,9 @@ if missing) with the keys chapters 2 and 4 use, so nothing is trained twice.
 - **FER2013 format**: chapter 2's official-split model (fit Training, select PublicTest); the
   new heads train on (a seeded subset of) Training and everything is tested on PrivateTest.
   No subject ids: identity leakage cannot be controlled.
-- **NovaEmotions-like folder**: trained here with the profile's folds, subject-disjoint when the
-  folder has a ``labels.csv`` with subjects; without subjects, a seeded image-level split
+- **NovaEmotions-like folder**: trained here with the profile's folds (quick: the first of
+  them only, see :data:`~.domains.TRANSFER_DEFAULTS`), subject-disjoint when the folder has a
+  ``labels.csv`` with subjects; without subjects, a seeded image-level split
   (said in the data line).
 """
 
@@ -122,9 +123,12 @@ def nova_source(profile: str, root, synthetic: bool, artifacts, policy: str) -> 
         split[u > 0.85] = "PrivateTest"
         ds = replace(ds, split=split)
         protocol, how = "official", "no subject ids: image-level split, identities may leak"
+    if S["nova_folds"] and protocol == "subject-kfold" and S["nova_folds"] < P["folds"]:
+        how += f"; the first {S['nova_folds']} of {P['folds']} folds trained ({profile})"
     data = f"{label}, NovaEmotions-like folder, {how}, {len(ds)} images"
     cv = crossval.train_or_load(ds, "paper_cnn", cfg, artifacts, protocol=protocol,
-                                n_folds=P["folds"], data=data, quiet=True)
+                                n_folds=P["folds"], data=data, quiet=True,
+                                max_folds=S["nova_folds"])
     dom = Domain("NovaEmotions", crossval.labelled(ds), _train_test(cv.splits), data, label)
     au = nova_au_features(dom.ds, root) if synthetic else None
     return Source(dom, _models(cv), cv, cfg.describe(), dom.ds, au)
