@@ -309,15 +309,29 @@ def _subjects(subjects, idx) -> list[str]:
 
 
 # --------------------------------------------------------------------------- baselines
-def majority(data: MicroData, folds: list[Fold]) -> MethodResult:
-    """Always the training side's most frequent class, per fold."""
+def _per_fold(data: MicroData, folds: list[Fold], x: np.ndarray, make, method: str,
+              description: str, stage: str) -> MethodResult:
+    """``make()`` (a scikit-learn estimator) fitted per fold on the rows of ``x`` of all its
+    training subjects and tested on its test subject; ``stage`` names the fit in each
+    fold's ``fitted_on``. A fold whose training side has one class predicts that class."""
     recs = []
     for f in folds:
-        vals, counts = np.unique(data.labels[f.train], return_counts=True)
-        recs.append(FoldRecord(f.subject, f.test, np.full(len(f.test), vals[counts.argmax()]),
-                               {"majority": _subjects(data.subjects, f.train)}))
-    return MethodResult("majority", "majority class of the training subjects", data.classes,
-                        data.labels, recs, data.description)
+        y = data.labels[f.train]
+        pred = (np.full(len(f.test), y[0]) if len(np.unique(y)) < 2 else
+                make().fit(x[f.train], y).predict(x[f.test]))
+        recs.append(FoldRecord(f.subject, f.test, pred,
+                               {stage: _subjects(data.subjects, f.train)}))
+    return MethodResult(method, description, data.classes, data.labels, recs,
+                        data.description)
+
+
+def majority(data: MicroData, folds: list[Fold]) -> MethodResult:
+    """Always the training side's most frequent class, per fold."""
+    from sklearn.dummy import DummyClassifier
+
+    return _per_fold(data, folds, np.zeros((len(data), 1)),
+                     lambda: DummyClassifier(strategy="most_frequent"), "majority",
+                     "majority class of the training subjects", "majority")
 
 
 def au_ceiling(data: MicroData, folds: list[Fold]) -> MethodResult:
@@ -333,33 +347,16 @@ def au_ceiling(data: MicroData, folds: list[Fold]) -> MethodResult:
     for i, c in enumerate(data.clips):
         for a in c.aus:
             x[i, col[str(a)]] = 1.0
-    recs = []
-    for f in folds:
-        y = data.labels[f.train]
-        if len(np.unique(y)) < 2:
-            pred = np.full(len(f.test), y[0])
-        else:
-            clf = LogisticRegression(C=10.0, max_iter=5000).fit(x[f.train], y)
-            pred = clf.predict(x[f.test])
-        recs.append(FoldRecord(f.subject, f.test, pred,
-                               {"au_ceiling": _subjects(data.subjects, f.train)}))
-    return MethodResult("au_ceiling", METHODS["au_ceiling"], data.classes, data.labels, recs,
-                        data.description)
+    return _per_fold(data, folds, x, lambda: LogisticRegression(C=10.0, max_iter=5000),
+                     "au_ceiling", METHODS["au_ceiling"], "au_ceiling")
 
 
 def lbp_top(data: MicroData, folds: list[Fold], settings: lbptop.LBPTop | None = None
             ) -> MethodResult:
     """LBP-TOP + linear SVM, one SVM per fold fitted on all its training subjects."""
     settings = settings or lbptop.LBPTop()
-    x = lbptop.features(data.lbp, settings)
-    recs = []
-    for f in folds:
-        clf = lbptop.svm(settings)
-        clf.fit(x[f.train], data.labels[f.train])
-        recs.append(FoldRecord(f.subject, f.test, clf.predict(x[f.test]),
-                               {"svm": _subjects(data.subjects, f.train)}))
-    return MethodResult("lbp_top", settings.describe(), data.classes, data.labels, recs,
-                        data.description)
+    return _per_fold(data, folds, lbptop.features(data.lbp, settings),
+                     lambda: lbptop.svm(settings), "lbp_top", settings.describe(), "svm")
 
 
 # ------------------------------------------------------------------------ the CNN parts
@@ -393,16 +390,11 @@ def apex_cnn(data: MicroData, folds: list[Fold], source, conv_apex: np.ndarray |
     from sklearn.preprocessing import StandardScaler
 
     conv = conv_features(source, data.key[:, 1]) if conv_apex is None else conv_apex
-    x = _fc1(source, conv)
-    recs = []
-    for f in folds:
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000))
-        clf.fit(x[f.train], data.labels[f.train])
-        recs.append(FoldRecord(f.subject, f.test, clf.predict(x[f.test]),
-                               {"probe": _subjects(data.subjects, f.train)}))
-    return MethodResult("apex_cnn", "apex frame -> chapter-2 CNN fc1 (frozen) -> logistic "
-                        "regression (linear probe)", data.classes, data.labels, recs,
-                        data.description)
+    return _per_fold(data, folds, _fc1(source, conv),
+                     lambda: make_pipeline(StandardScaler(),
+                                           LogisticRegression(C=C, max_iter=3000)),
+                     "apex_cnn", "apex frame -> chapter-2 CNN fc1 (frozen) -> logistic "
+                     "regression (linear probe)", "probe")
 
 
 def _default_cnn_config():

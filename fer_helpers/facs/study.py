@@ -21,6 +21,7 @@ Measures, on held-out data only (the test fold's subjects, and fresh SynthFACS i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import keras
@@ -58,12 +59,30 @@ class Network:
     train_accuracy: float  # on its own training labels, last logged epoch
 
 
-def networks(ds, config, artifacts, n_folds: int, seeds=(0, 1, 2), kinds=NETWORKS,
-             shuffled_epochs: int | None = None, data: str = "", quiet: bool = True):
-    """Train (or load) every network of the study; yields :class:`Network` objects.
+@dataclass
+class NetworkSpec:
+    """Where one network of the study comes from, before it is loaded: ``key`` names it
+    (the trained ones' model path; the untrained one's seed and shape), ``load()`` returns
+    the Keras model (loaded, or built with its fixed seed), ``result`` is the trained ones'
+    :class:`~fer_helpers.crossval.FoldResult` (None for ``untrained``)."""
+
+    kind: str
+    fold: int
+    seed: int
+    key: str
+    test_index: np.ndarray
+    load: Callable[[], keras.Model]
+    result: object = None
+
+
+def network_specs(ds, config, artifacts, n_folds: int, seeds=(0, 1, 2), kinds=NETWORKS,
+                  shuffled_epochs: int | None = None, data: str = "", quiet: bool = True):
+    """Train (or load the finished runs of) every network of the study; yields a
+    :class:`NetworkSpec` per fold, seed and kind (folds outer, ``kinds`` order inner).
 
     Trained networks come from :func:`fer_helpers.crossval.train_or_load` with the same
-    key chapter 2 uses, so the emotion-trained seed-0 networks are chapter 2's.
+    key chapter 2 uses, so the emotion-trained seed-0 networks are chapter 2's; chapter 5's
+    heads read the same networks through this function.
     """
     ds = crossval.labelled(ds)
     shape = ds.images.shape[1:] if ds.images.ndim == 4 else (*ds.images.shape[1:], 1)
@@ -80,15 +99,30 @@ def networks(ds, config, artifacts, n_folds: int, seeds=(0, 1, 2), kinds=NETWORK
         for k, (_, _, test_idx) in enumerate(splits):
             for kind in kinds:
                 if kind == "untrained":
-                    keras.utils.set_random_seed(10_000 + 100 * seed + k)
-                    yield Network(kind, k, seed, models.paper_cnn(shape, len(ds.label_space)),
-                                  test_idx, np.nan, np.nan)
+                    s = 10_000 + 100 * seed + k
+
+                    def build(s=s):
+                        keras.utils.set_random_seed(s)
+                        return models.paper_cnn(shape, len(ds.label_space))
+
+                    yield NetworkSpec(kind, k, seed, f"untrained-{s}-{shape}", test_idx, build)
                     continue
                 fold = runs[kind].folds[k]
-                hist = fold.history
-                yield Network(kind, k, seed, keras.saving.load_model(fold.model_path),
-                              test_idx, fold.accuracy,
-                              float(hist["accuracy"].iloc[-1]) if len(hist) else np.nan)
+                yield NetworkSpec(kind, k, seed, str(fold.model_path), test_idx,
+                                  lambda p=fold.model_path: keras.saving.load_model(p), fold)
+
+
+def networks(ds, config, artifacts, n_folds: int, seeds=(0, 1, 2), kinds=NETWORKS,
+             shuffled_epochs: int | None = None, data: str = "", quiet: bool = True):
+    """Every network of the study, loaded (see :func:`network_specs`); yields
+    :class:`Network` objects."""
+    for sp in network_specs(ds, config, artifacts, n_folds, seeds, kinds, shuffled_epochs,
+                            data, quiet):
+        f = sp.result
+        yield Network(sp.kind, sp.fold, sp.seed, sp.load(), sp.test_index,
+                      np.nan if f is None else f.accuracy,
+                      float(f.history["accuracy"].iloc[-1]) if f is not None and len(f.history)
+                      else np.nan)
 
 
 def measure(net: Network, ds, cset, layer: str = "conv3", n_top: int = 9, n_perm: int = 200,

@@ -11,14 +11,10 @@ validation split of the training subjects (recorded per run as ``weight decay <h
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import keras
 import numpy as np
 import pandas as pd
 
-from .. import crossval, models
-from ..facs.study import NETWORKS, mean_sd  # noqa: F401  (mean_sd: re-exported)
+from ..facs.study import NETWORKS, mean_sd, network_specs  # noqa: F401  (mean_sd: re-exported)
 from .features import FeatureCache
 from .heads import AUHeadSet, HeadConfig, Heads, head_model
 from .metrics import intensity_metrics, presence_metrics
@@ -32,28 +28,10 @@ RESULT_NAMES = {"trained": "emotion_frozen", "untrained": "untrained_frozen",
 
 def networks(ck, config, artifacts, n_folds: int, seeds=(0,), data: str = ""):
     """(kind, fold, seed, cache key, loader) of every network on the CK+ dataset ``ck``
-    (chapter 2's), trained or loaded with the keys chapter 4 uses (see
-    :func:`fer_helpers.facs.study.networks`)."""
-    from ..facs.study import shuffled_config
-
-    ds = crossval.labelled(ck)
-    shape = ds.images.shape[1:] if ds.images.ndim == 4 else (*ds.images.shape[1:], 1)
-    for seed in seeds:
-        cfg = replace(config, seed=seed)
-        runs = {kind: crossval.train_or_load(ds, "paper_cnn", c, artifacts, n_folds=n_folds,
-                                             data=data, quiet=True, target=target)
-                for kind, target, c in (("trained", "emotion", cfg), ("au_trained", "au", cfg),
-                                        ("shuffled", "shuffled", shuffled_config(cfg)))}
-        for k in range(n_folds):
-            for kind in NETWORKS:
-                if kind == "untrained":
-                    def build(k=k, seed=seed):
-                        keras.utils.set_random_seed(10_000 + 100 * seed + k)  # chapter 4's
-                        return models.paper_cnn(shape, len(ds.label_space))
-                    yield kind, k, seed, f"untrained-{10_000 + 100 * seed + k}-{shape}", build
-                    continue
-                path = runs[kind].folds[k].model_path
-                yield kind, k, seed, str(path), (lambda p=path: keras.saving.load_model(p))
+    (chapter 2's): chapter 4's networks, trained or loaded by
+    :func:`fer_helpers.facs.study.network_specs`."""
+    for sp in network_specs(ck, config, artifacts, n_folds, seeds, NETWORKS, data=data):
+        yield sp.kind, sp.fold, sp.seed, sp.key, sp.load
 
 
 def au_targets(ds) -> tuple[np.ndarray, np.ndarray]:

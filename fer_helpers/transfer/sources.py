@@ -124,7 +124,9 @@ def nova_source(profile: str, root, synthetic: bool, artifacts, policy: str) -> 
         ds = replace(ds, split=split)
         protocol, how = "official", "no subject ids: image-level split, identities may leak"
     if S["nova_folds"] and protocol == "subject-kfold" and S["nova_folds"] < P["folds"]:
-        how += f"; the first {S['nova_folds']} of {P['folds']} folds trained ({profile})"
+        first = ("the first fold" if S["nova_folds"] == 1
+                 else f"the first {S['nova_folds']} folds")
+        how += f"; only {first} of {P['folds']} trained ({profile} profile)"
     data = f"{label}, NovaEmotions-like folder, {how}, {len(ds)} images"
     cv = crossval.train_or_load(ds, "paper_cnn", cfg, artifacts, protocol=protocol,
                                 n_folds=P["folds"], data=data, quiet=True,
