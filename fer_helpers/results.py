@@ -100,8 +100,9 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
         def num(v):
             return "n/a" if v is None else f"{v:.1f}"
 
-        rows = [(f"selective filters ({k})", num(v), "") for k, v in sel.items()]
-        rows += [(f"AUs covered ({k})", num(v), "") for k, v in cov.items()]
+        name = r.get("networks", {})  # the chapter's own names of its networks
+        rows = [(f"selective filters ({name.get(k, k)})", num(v), "") for k, v in sel.items()]
+        rows += [(f"AUs covered ({name.get(k, k)})", num(v), "") for k, v in cov.items()]
         rows += [("accepted P(j,u) pairs (emotion-trained) vs shuffle null",
                   f"{num(acc.get('trained'))} vs {num(acc.get('null_mean'))} "
                   f"(95 %: {num(acc.get('null_p95'))})",
@@ -113,7 +114,9 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
         paper = {"cnn_lstm": f"{p.get('cnn_lstm', '')} (real CASME II, Table 4)",
                  "lbp_top": f"{p.get('lbp_top', '')} (real CASME II, Table 4); CASME II paper "
                             f"{p.get('casme2_baseline', '')}"}
-        return [(f"{name}, {len(r.get('classes', []))} classes: accuracy / UF1 / UAR",
+        from .micro import METHODS
+
+        return [(f"{METHODS[name]}, {len(r.get('classes', []))} classes: accuracy / UF1 / UAR",
                  " / ".join(_pct(r[name].get(m)) for m in ("accuracy", "uf1", "uar")),
                  paper.get(name, ""))
                 for name in ("cnn_lstm", "lbp_top", "apex_cnn", "majority", "au_ceiling")
