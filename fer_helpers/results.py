@@ -101,13 +101,12 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
             return "n/a" if v is None else f"{v:.1f}"
 
         name = r.get("networks", {})  # the chapter's own names of its networks
-        rows = [(f"selective filters ({name.get(k, k)})", num(v), "") for k, v in sel.items()]
-        rows += [(f"AUs covered ({name.get(k, k)})", num(v), "") for k, v in cov.items()]
+        rows = [(f"selective filters: {name.get(k, k)}", num(v), "") for k, v in sel.items()]
+        rows += [(f"AUs covered: {name.get(k, k)}", num(v), "") for k, v in cov.items()]
         rows += [("accepted P(j,u) pairs (emotion-trained) vs shuffle null",
                   f"{num(acc.get('trained'))} vs {num(acc.get('null_mean'))} "
                   f"(95 %: {num(acc.get('null_p95'))})",
                   r.get("paper", {}).get("rejected", "") + " rejected (real CK+)")]
-        rows += [("verdict", " ".join(r.get("verdict", [])), "")]
         return rows
     if chapter == "06_micro_expressions":
         p = r.get("paper", {})
@@ -153,7 +152,10 @@ def page(chapters, root=None) -> str:
             out += ["Not run in this build.", ""]
             continue
         v = r.get("versions", {})
-        facts = [f"Data: {r['data']}" if r.get("data") else "",
+        data = r.get("data")
+        if isinstance(data, dict):  # one line per dataset (chapter 5)
+            data = "; ".join(f"{k}: {d}" for k, d in data.items())
+        facts = [f"Data: {data}" if data else "",
                  f"profile `{r['profile']}`" if r.get("profile") else "",
                  f"recorded {r['recorded']}" if r.get("recorded") else "",
                  f"ran in {r['seconds']:.0f} s" if r.get("seconds") else "",
@@ -164,6 +166,9 @@ def page(chapters, root=None) -> str:
         if rows:
             out += ["| measure | this run | the paper |", "|---|---|---|"]
             out += [f"| {m} | {t} | {p} |".replace("\n", " ") for m, t, p in rows]
+        if r.get("verdict"):  # sentences the chapter computed from its numbers
+            out += ["", "Verdict, computed from these numbers:", ""]
+            out += [f"- {line}" for line in r["verdict"]]
         out.append("")
     return "\n".join(out)
 

@@ -63,3 +63,22 @@ def test_results_page_lists_every_chapter_with_provenance(tmp_path):
     assert "## 01 data" in text and "Not run in this build." in text
     assert "| paper CNN, CK+ layout, test accuracy | 91.2 ± 2.0 % | 98.62 ± 0.11%" in text
     assert "SynthFACS (synthetic)" in text and "ran in 61 s" in text and "profile `quick`" in text
+
+
+def test_results_page_names_networks_and_lists_verdicts_below_the_table(tmp_path):
+    results.record("04_facs_correlation", {
+        "selective_filters": {"trained": 30.0, "au_trained": 20.0},
+        "verdict": ["The measure passes its positive control.", "Emotion-trained: above."],
+        "networks": {"trained": "emotion-trained", "au_trained": "AU-trained"},
+        "data": {"CK+": "SynthFACS (synthetic), CK+ layout", "FER2013": "real data"}},
+        root=tmp_path)
+    text = results.page(["04_facs_correlation"], root=tmp_path)
+    assert "| selective filters: emotion-trained | 30.0 |" in text
+    assert "| selective filters: AU-trained | 20.0 |" in text
+    table_end = max(i for i, line in enumerate(text.splitlines()) if line.startswith("|"))
+    below = text.splitlines()[table_end + 1:]
+    assert "- The measure passes its positive control." in below
+    assert "- Emotion-trained: above." in below
+    assert "verdict" not in "\n".join(line for line in text.splitlines() if line.startswith("|"))
+    assert "Data: CK+: SynthFACS (synthetic), CK+ layout; FER2013: real data" in text
+    assert "{'CK+'" not in text
