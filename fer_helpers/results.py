@@ -108,6 +108,8 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
                   f"(95 %: {num(acc.get('null_p95'))})",
                   r.get("paper", {}).get("rejected", "") + " rejected (real CK+)")]
         return rows
+    if chapter == "05_transfer":
+        return _transfer_rows(r)
     if chapter == "06_micro_expressions":
         p = r.get("paper", {})
         paper = {"cnn_lstm": f"{p.get('cnn_lstm', '')} (real CASME II, Table 4)",
@@ -136,6 +138,48 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
     skip = {"recorded", "versions", "seconds", "profile", "data", "paper"}
     return [(k, _pct(v) if isinstance(v, float) and 0 <= v <= 1 else str(v), "")
             for k, v in r.items() if k not in skip and not isinstance(v, dict | list)]
+
+
+def _transfer_rows(r: dict) -> list[tuple[str, str, str]]:
+    """Chapter 5: each dataset on its own folds, the off-diagonal cells of both matrix
+    variants, and the AU heads of every feature set, beside the paper's Table 3 and AU
+    numbers."""
+    paper = r.get("paper", {})
+    t3, name = paper.get("table3", {}), r.get("networks", {})
+
+    def cell(tr, te):
+        v = t3.get(tr, {}).get(te)
+        return "" if v is None else f"{v:.2f} % (real data, Table 3)"
+
+    def num(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    rows = [(f"{d} on its own test folds (AU ceiling; majority)",
+             f"{_pct(v.get('accuracy'))} ({_pct(v.get('ceiling'))}; {_pct(v.get('majority'))})",
+             cell(d, d)) for d, v in r.get("in_domain", {}).items()]
+    b = r.get("cross_dataset_new_head", {})
+    rows += [(f"train {tr}, test {te}: (a) as is / (b) new head",
+              f"{_pct(v)} / {_pct(b.get(tr, {}).get(te))}", cell(tr, te))
+             for tr, row in r.get("cross_dataset", {}).items() for te, v in row.items()
+             if tr != te]
+    pres, inten = r.get("au_presence", {}), r.get("au_intensity", {})
+    for k, v in pres.items():
+        rows.append((f"AU presence, {name.get(k, k)}: mean per-AU accuracy / mean F1",
+                     f"{_pct(v.get('accuracy'))} / {_pct(v.get('mean_f1'))}",
+                     f"{paper['au_presence_accuracy']} % accuracy (real CK+)"
+                     if k == "emotion_frozen" and "au_presence_accuracy" in paper else ""))
+    if pres:
+        rows.append(("AU presence, all-absent baseline: accuracy",
+                     _pct(next(iter(pres.values())).get("all_absent_accuracy")), ""))
+    for k, v in inten.items():
+        rows.append((f"AU intensity 0-5, {name.get(k, k)}: MSE / ICC(3,1)",
+                     f"{num(v.get('mse'))} / {num(v.get('icc'))}",
+                     f"MSE {paper['au_intensity_mse']} (real CK+)"
+                     if k == "emotion_frozen" and "au_intensity_mse" in paper else ""))
+    if inten:
+        rows.append(("AU intensity, all-zero baseline: MSE",
+                     num(next(iter(inten.values())).get("all_zero_mse")), ""))
+    return rows
 
 
 def page(chapters, root=None) -> str:

@@ -82,3 +82,26 @@ def test_results_page_names_networks_and_lists_verdicts_below_the_table(tmp_path
     assert "verdict" not in "\n".join(line for line in text.splitlines() if line.startswith("|"))
     assert "Data: CK+: SynthFACS (synthetic), CK+ layout; FER2013: real data" in text
     assert "{'CK+'" not in text
+
+
+def test_results_page_shows_chapter_5s_matrix_and_au_heads(tmp_path):
+    results.record("05_transfer", {
+        "in_domain": {"CK+": {"accuracy": 0.9, "majority": 0.25, "ceiling": 0.99}},
+        "cross_dataset": {"CK+": {"CK+": 0.9, "FER2013": 0.7}},
+        "cross_dataset_new_head": {"CK+": {"CK+": 0.88, "FER2013": 0.75}},
+        "au_presence": {"emotion_frozen": {"accuracy": 0.9, "all_absent_accuracy": 0.87,
+                                           "mean_f1": 0.68}},
+        "au_intensity": {"emotion_frozen": {"mse": 0.64, "icc": 0.65, "all_zero_mse": 1.8}},
+        "networks": {"emotion_frozen": "emotion-trained (frozen)"},
+        "paper": {"table3": {"CK+": {"CK+": 98.62, "FER2013": 69.3}},
+                  "au_presence_accuracy": 97.54, "au_intensity_mse": 0.2045}}, root=tmp_path)
+    text = results.page(["05_transfer"], root=tmp_path)
+    assert ("| CK+ on its own test folds (AU ceiling; majority) | 90.0 % (99.0 %; 25.0 %) | "
+            "98.62 % (real data, Table 3) |") in text
+    assert ("| train CK+, test FER2013: (a) as is / (b) new head | 70.0 % / 75.0 % | "
+            "69.30 % (real data, Table 3) |") in text
+    assert ("| AU presence, emotion-trained (frozen): mean per-AU accuracy / mean F1 | "
+            "90.0 % / 68.0 % | 97.54 % accuracy (real CK+) |") in text
+    assert "| AU presence, all-absent baseline: accuracy | 87.0 % |" in text
+    assert "| AU intensity 0-5, emotion-trained (frozen): MSE / ICC(3,1) | 0.640 / 0.650 |" in text
+    assert "| AU intensity, all-zero baseline: MSE | 1.800 |" in text
