@@ -162,23 +162,23 @@ def _transfer_rows(r: dict) -> list[tuple[str, str, str]]:
               f"{_pct(v)} / {_pct(b.get(tr, {}).get(te))}", cell(tr, te))
              for tr, row in r.get("cross_dataset", {}).items() for te, v in row.items()
              if tr != te]
-    pres, inten = r.get("au_presence", {}), r.get("au_intensity", {})
-    for k, v in pres.items():
-        rows.append((f"AU presence, {name.get(k, k)}: mean per-AU accuracy / mean F1",
-                     f"{_pct(v.get('accuracy'))} / {_pct(v.get('mean_f1'))}",
-                     f"{paper['au_presence_accuracy']} % accuracy (real CK+)"
-                     if k == "emotion_frozen" and "au_presence_accuracy" in paper else ""))
-    if pres:
-        rows.append(("AU presence, all-absent baseline: accuracy",
-                     _pct(next(iter(pres.values())).get("all_absent_accuracy")), ""))
-    for k, v in inten.items():
-        rows.append((f"AU intensity 0-5, {name.get(k, k)}: MSE / ICC(3,1)",
-                     f"{num(v.get('mse'))} / {num(v.get('icc'))}",
-                     f"MSE {paper['au_intensity_mse']} (real CK+)"
-                     if k == "emotion_frozen" and "au_intensity_mse" in paper else ""))
-    if inten:
-        rows.append(("AU intensity, all-zero baseline: MSE",
-                     num(next(iter(inten.values())).get("all_zero_mse")), ""))
+    specs = [{"key": "au_presence", "what": "AU presence",
+              "label": "mean per-AU accuracy / mean F1", "cols": ("accuracy", "mean_f1"),
+              "fmt": _pct, "base": ("all_absent_accuracy", "all-absent baseline: accuracy"),
+              "paper": ("au_presence_accuracy", "{} % accuracy (real CK+)")},
+             {"key": "au_intensity", "what": "AU intensity 0-5", "label": "MSE / ICC(3,1)",
+              "cols": ("mse", "icc"), "fmt": num,
+              "base": ("all_zero_mse", "all-zero baseline: MSE"),
+              "paper": ("au_intensity_mse", "MSE {} (real CK+)")}]
+    for sp in specs:
+        heads, fmt, (ref, ref_text) = r.get(sp["key"], {}), sp["fmt"], sp["paper"]
+        rows += [(f"{sp['what']}, {name.get(k, k)}: {sp['label']}",
+                  " / ".join(fmt(v.get(c)) for c in sp["cols"]),
+                  ref_text.format(paper[ref]) if k == "emotion_frozen" and ref in paper else "")
+                 for k, v in heads.items()]
+        if heads:
+            rows.append((f"{sp['what']}, {sp['base'][1]}",
+                         fmt(next(iter(heads.values())).get(sp["base"][0])), ""))
     return rows
 
 

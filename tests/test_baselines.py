@@ -104,4 +104,4 @@ def test_results_page_shows_chapter_5s_matrix_and_au_heads(tmp_path):
             "90.0 % / 68.0 % | 97.54 % accuracy (real CK+) |") in text
     assert "| AU presence, all-absent baseline: accuracy | 87.0 % |" in text
     assert "| AU intensity 0-5, emotion-trained (frozen): MSE / ICC(3,1) | 0.640 / 0.650 |" in text
-    assert "| AU intensity, all-zero baseline: MSE | 1.800 |" in text
+    assert "| AU intensity 0-5, all-zero baseline: MSE | 1.800 |" in text
