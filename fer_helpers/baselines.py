@@ -18,6 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+#: A model more than this far below its AU ceiling (accuracy or UF1, 0-1) is called far
+#: below it: a problem to fix, not a finding (chapters 5 and 6).
+FAR_BELOW = 0.10
+
 
 def au_features(au_presence: np.ndarray, au_intensity: np.ndarray | None) -> np.ndarray:
     """One row per image: AU presence (0/1) then intensity (0-5; "present, not coded" = 0).

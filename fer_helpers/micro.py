@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from . import lbptop
+from .baselines import FAR_BELOW
 from .io import atomic_path, write_text
 
 #: Per-profile sizes of chapter 6 (until :data:`fer_helpers.book.PROFILES` carries them):
@@ -89,8 +90,6 @@ METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + l
            "apex_cnn": "apex frame, chapter-2 CNN, linear probe",
            "au_ceiling": "AU ceiling (classifier on the coded AUs)",
            "majority": "majority class of the training subjects"}
-#: A method this many UF1 points under the AU ceiling is called far below it.
-FAR_BELOW = 0.10
 
 
 def settings(profile: str) -> dict:

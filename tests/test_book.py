@@ -133,3 +133,12 @@ def test_a_run_writes_only_the_synthfacs_it_reads(tmp_path, monkeypatch):
     assert paths["ferplus"] is None and not (tmp_path / "data2").exists()
     with pytest.raises(FileNotFoundError, match="ckplus_path="):
         book.dataset_paths("ci", ckplus_path=tmp_path / "missing", data_dir=data)
+
+
+def test_the_novaemotions_stamp_covers_its_own_writer():
+    from fer_helpers.book.data import OTHER_DOMAINS, generator_hash
+
+    # editing synth/nova.py must rewrite the NovaEmotions-like tree, not the CK+/FER2013 files
+    assert "nova.py" in OTHER_DOMAINS
+    assert generator_hash("nova.py") != generator_hash()
+    assert generator_hash() == generator_hash()

@@ -52,6 +52,24 @@ def test_the_kept_pool_serves_later_calls_and_restarts():
     assert again.images.tobytes() == one[0].images.tobytes()
 
 
+def test_a_killed_worker_is_replaced_by_the_next_call():
+    import os
+    import signal
+    import time
+
+    from fer_helpers.synth.generate import _pool, shutdown_pool
+
+    ref = generate(100, "fer2013", seed=9, n_jobs=1, chunk=16)
+    shutdown_pool()
+    generate(100, "fer2013", seed=9, n_jobs=2, chunk=16)  # starts the kept worker
+    pid = _pool(1)[1].submit(os.getpid).result(timeout=60)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices its dead worker and marks itself broken
+    got = generate(100, "fer2013", seed=9, n_jobs=2, chunk=16)
+    assert got.images.tobytes() == ref.images.tobytes()
+    shutdown_pool()
+
+
 def test_writers_are_deterministic(tmp_path):
     for k, jobs in ((1, 1), (2, 2)):
         write_ckplus(tmp_path / f"ck{k}", n_subjects=3, seed=2, n_jobs=jobs)

@@ -24,8 +24,9 @@ def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
 OTHER_DOMAINS = ("casme2.py", "micro.py", "nova.py", "video.py")
 
 
-def _synth_spec(profile: str) -> dict:
-    """What decides the bytes of a profile's SynthFACS files: sizes, seed, generator code."""
+def generator_hash(*domains: str) -> str:
+    """Hash of the SynthFACS code shared by every domain, plus the modules ``domains`` of
+    :data:`OTHER_DOMAINS` that write one (e.g. ``"nova.py"``): what a stamp records."""
     import hashlib
     import inspect
 
@@ -33,11 +34,16 @@ def _synth_spec(profile: str) -> dict:
 
     h = hashlib.sha256()
     for mod in sorted(Path(inspect.getfile(synth)).parent.glob("*.py")):
-        if mod.name not in OTHER_DOMAINS:
+        if mod.name not in OTHER_DOMAINS or mod.name in domains:
             h.update(mod.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _synth_spec(profile: str) -> dict:
+    """What decides the bytes of a profile's SynthFACS files: sizes, seed, generator code."""
     cfg = PROFILES[profile]
     return {"ck_subjects": cfg["ck_subjects"], "fer_rows": cfg["fer_rows"], "seed": SEED,
-            "generator": h.hexdigest()[:12]}
+            "generator": generator_hash()}
 
 
 #: The SynthFACS parts a profile can write, and the profile sizes each one depends on.

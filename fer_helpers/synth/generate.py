@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
@@ -161,9 +162,10 @@ def _claim_chunks(spec, call: int, n_chunks: int) -> list:
 
 
 def _pool(n_workers: int):
-    """The kept pool of ``n_workers`` spawned workers (started, or restarted, on demand)."""
+    """The kept pool of ``n_workers`` spawned workers (started on demand; a broken one is
+    replaced by :func:`_run_pool`)."""
     global _POOL
-    if _POOL is not None and (_POOL[0] != n_workers or _POOL[1]._broken):
+    if _POOL is not None and _POOL[0] != n_workers:
         shutdown_pool()
     if _POOL is None:
         ctx = get_context("spawn")
@@ -182,6 +184,17 @@ def shutdown_pool() -> None:
         _POOL = None
 
 
+def _submit(spec, n_workers: int, n_chunks: int):
+    """Start a call on the kept pool: a new call number, one claiming task per worker."""
+    _, pool, state = _pool(n_workers)
+    with state.get_lock():
+        state[0] += 1
+        state[1] = 0
+        call = int(state[0])
+    return [pool.submit(_claim_chunks, spec, call, n_chunks) for _ in range(n_workers)], \
+        state, call
+
+
 def _run_pool(spec, n_jobs: int):
     """Render the chunks of ``spec`` (see :func:`_job`) with ``n_jobs - 1`` kept workers
     and this process.
@@ -190,14 +203,13 @@ def _run_pool(spec, n_jobs: int):
     renders from the start while new workers boot (imports), and no chunk waits for a busy
     or still-starting worker. The workers stay for the next call.
     """
-    _, pool, state = _pool(n_jobs - 1)
     n_chunks = -(-spec[2] // spec[3])
-    with state.get_lock():
-        state[0] += 1
-        state[1] = 0
-        call = int(state[0])
+    try:
+        futures, state, call = _submit(spec, n_jobs - 1, n_chunks)
+    except BrokenProcessPool:  # a worker died in an earlier call: start a new pool
+        shutdown_pool()
+        futures, state, call = _submit(spec, n_jobs - 1, n_chunks)
     parts = [None] * n_chunks
-    futures = [pool.submit(_claim_chunks, spec, call, n_chunks) for _ in range(n_jobs - 1)]
     while (i := _claim(state, call, n_chunks)) is not None:
         parts[i] = _chunk(_job(spec, i))
     # the rest were claimed by workers; a task that has not started claims nothing now

@@ -13,10 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..baselines import reference_lines
-
-#: A network more than this far below its AU ceiling (accuracy, 0-1) is "far below".
-FAR = 0.10
+from ..baselines import FAR_BELOW, reference_lines
 
 
 def in_domain_row(accuracies, labels, triples, au: np.ndarray | None = None) -> dict:
@@ -66,7 +63,7 @@ def in_domain_table(df: pd.DataFrame) -> pd.DataFrame:
                          "protocol": df["protocol"], "data": df["data"]}, index=df.index)
 
 
-def gap_sentences(df: pd.DataFrame, far: float = FAR) -> list[str]:
+def gap_sentences(df: pd.DataFrame, far: float = FAR_BELOW) -> list[str]:
     """One computed sentence per source of :func:`in_domain`: the gap to the AU ceiling
     (or, without AU codes, to the majority baseline), and "far below what the data
     allows" when the network is more than ``far`` below its ceiling."""

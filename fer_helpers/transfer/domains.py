@@ -66,14 +66,14 @@ def ensure_nova(profile: str, data_dir=None, verbose: bool = True) -> Path:
     ``synthfacs_nova.json`` beside the tree records the sizes, seed and generator code it
     was written with; anything else is written again.
     """
-    from ..book import _synth_spec
+    from ..book.data import generator_hash
     from ..io import write_text
     from ..synth.nova import write_nova
 
     root = nova_path(profile, data_dir)
     s = settings(profile)
     spec = {"subjects": s["nova_subjects"], "per_subject": list(s["nova_per_subject"]),
-            "seed": SEED, "generator": _synth_spec(profile)["generator"]}
+            "seed": SEED, "generator": generator_hash("nova.py")}
     stamp = root.parent / "synthfacs_nova.json"
     if (root / "labels.csv").is_file() and stamp.is_file() and \
             json.loads(stamp.read_text()) == spec:
