@@ -56,23 +56,27 @@ from .io import atomic_path, write_text
 #: schemes the baselines run on and those the CNN + LSTM runs on (each of its folds trains two
 #: networks, ~10-15 s a fold on 2 cores, mostly graph tracing: quick runs it on 5 classes
 #: only), frames per clip for the LSTM, LSTM width, epochs of both stages, the fine-tuning mode
-#: and the LBP-TOP frame size and length.
+#: the LBP-TOP frame size and length, and the positive control's other SynthFACS subjects and
+#: epochs (:mod:`fer_helpers.micro_reference`).
 MICRO_DEFAULTS: dict[str, dict] = {
     "ci": {"micro_subjects": 4, "micro_clips": (3, 5), "micro_render_size": 64,
            "micro_schemes": ("5class",), "micro_cnn_lstm_schemes": ("5class",),
            "micro_seq_length": 8, "micro_lstm_units": 16,
            "micro_cnn_epochs": 2, "micro_lstm_epochs": 3, "micro_finetune": "top",
-           "micro_lbp_size": 48, "micro_lbp_length": 8},
+           "micro_lbp_size": 48, "micro_lbp_length": 8,
+           "micro_reference_subjects": 8, "micro_reference_epochs": 2},
     "quick": {"micro_subjects": 10, "micro_clips": (4, 15), "micro_render_size": 96,
               "micro_schemes": ("5class", "3class"), "micro_cnn_lstm_schemes": ("5class",),
               "micro_seq_length": 16, "micro_lstm_units": 64, "micro_cnn_epochs": 4,
               "micro_lstm_epochs": 15,
-              "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10},
+              "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10,
+              "micro_reference_subjects": 40, "micro_reference_epochs": 30},
     "full": {"micro_subjects": 26, "micro_clips": (4, 15), "micro_render_size": 128,
              "micro_schemes": ("5class", "3class"),
              "micro_cnn_lstm_schemes": ("5class", "3class"), "micro_seq_length": 16,
              "micro_lstm_units": 64, "micro_cnn_epochs": 10, "micro_lstm_epochs": 40,
-             "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10},
+             "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10,
+             "micro_reference_subjects": 120, "micro_reference_epochs": 40},
 }
 #: Seed of the SynthFACS CASME II tree.
 SEED = 0
@@ -89,45 +93,48 @@ PAPER_RECORD = dict(zip(("lbp_top", "lbp_top_magnification", "cnn_lstm", "casme2
 METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + linear SVM",
            "apex_cnn": "apex frame, chapter-2 CNN, linear probe",
            "au_ceiling": "AU ceiling (classifier on the coded AUs)",
-           "majority": "majority class of the training subjects"}
+           "majority": "majority class of the training subjects",
+           "reference_fold_size": "positive control: apex - onset CNN, other SynthFACS people, "
+                                  "as many clips as a fold",
+           "reference_all": "positive control: apex - onset CNN, other SynthFACS people, "
+                            "all their clips"}
+#: The methods compared with the ceiling and the positive control (the rest are references).
+COMPARED = ("cnn_lstm", "lbp_top", "apex_cnn")
 
 
 def settings(profile: str) -> dict:
     """Chapter 6's sizes for ``profile``: :data:`MICRO_DEFAULTS`, overridden by any ``micro_*``
     key of :data:`fer_helpers.book.PROFILES`."""
-    from .book import PROFILES
+    from .book import chapter_settings
 
-    if profile not in MICRO_DEFAULTS:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(MICRO_DEFAULTS)}")
-    out = dict(MICRO_DEFAULTS[profile])
-    out.update({k: v for k, v in PROFILES.get(profile, {}).items() if k.startswith("micro_")})
-    return out
+    return chapter_settings(profile, MICRO_DEFAULTS, ("micro_",))
 
 
 # ------------------------------------------------------------------------------ the data
-def synthfacs_casme2_path(profile: str, data_dir=None) -> Path:
-    """Where the SynthFACS CASME II tree of ``profile`` lives (beside the CK+ tree)."""
+def synthfacs_casme2_path(profile: str, data_dir=None, reference: bool = False) -> Path:
+    """Where the SynthFACS CASME II tree of ``profile`` lives (beside the CK+ tree), or with
+    ``reference`` the positive control's tree of other people."""
     from .book import synthfacs_paths
 
-    return synthfacs_paths(profile, data_dir)["ckplus"].parent / "casme2"
+    root = synthfacs_paths(profile, data_dir)["ckplus"].parent
+    return root / ("casme2-reference" if reference else "casme2")
 
 
-#: The modules that decide the bytes of a SynthFACS CASME II tree (hashed into its stamp).
-_GENERATOR = ("synth/micro.py", "synth/casme2.py", "synth/render.py", "synth/face.py",
-              "synth/regions.py", "faces.py", "io.py")
+def _casme2_spec(profile: str, reference: bool = False) -> dict:
+    from .book.data import generator_hash
+    from .micro_reference import REFERENCE_SEED
 
-
-def _casme2_spec(profile: str) -> dict:
     s = settings(profile)
-    h = hashlib.sha256()
-    for rel in _GENERATOR:
-        h.update((Path(__file__).parent / rel).read_bytes())
-    return {"subjects": s["micro_subjects"], "clips": list(s["micro_clips"]),
-            "size": s["micro_render_size"], "seed": SEED, "generator": h.hexdigest()[:12]}
+    return {"subjects": s["micro_reference_subjects" if reference else "micro_subjects"],
+            "clips": list(s["micro_clips"]), "size": s["micro_render_size"],
+            "seed": REFERENCE_SEED if reference else SEED,
+            "generator": generator_hash("casme2.py", "micro.py")}
 
 
-def ensure_casme2(profile: str, data_dir=None, verbose: bool = True) -> Path:
-    """Write the SynthFACS CASME II tree of ``profile`` unless the same one is there.
+def ensure_casme2(profile: str, data_dir=None, verbose: bool = True,
+                  reference: bool = False) -> Path:
+    """Write the SynthFACS CASME II tree of ``profile`` unless the same one is there
+    (``reference``: the positive control's tree of other people, another seed).
 
     ``synthfacs_casme2.json`` in the tree records what it was written with (sizes, seed,
     generator code); anything else is written again. One process (measured faster here
@@ -135,18 +142,18 @@ def ensure_casme2(profile: str, data_dir=None, verbose: bool = True) -> Path:
     """
     from .synth import write_casme2
 
-    root = synthfacs_casme2_path(profile, data_dir)
+    root = synthfacs_casme2_path(profile, data_dir, reference)
     stamp = root / "synthfacs_casme2.json"
-    spec = _casme2_spec(profile)
+    spec = _casme2_spec(profile, reference)
     if stamp.is_file() and json.loads(stamp.read_text()) == spec:
         return root
     t = time.perf_counter()
-    write_casme2(root, n_subjects=spec["subjects"], seed=SEED,
+    write_casme2(root, n_subjects=spec["subjects"], seed=spec["seed"],
                  clips_per_subject=tuple(spec["clips"]), size=spec["size"], n_jobs=1)
     write_text(stamp, json.dumps(spec, indent=1))
     if verbose:
-        print(f"SynthFACS CASME II tree ({spec['subjects']} subjects) written in "
-              f"{time.perf_counter() - t:.1f} s: {root}")
+        print(f"SynthFACS CASME II tree ({spec['subjects']} subjects, seed {spec['seed']}) "
+              f"written in {time.perf_counter() - t:.1f} s: {root}")
     return root
 
 
@@ -724,33 +731,58 @@ class SchemeRun:
         return {name: r.scores() for name, r in self.results.items()}
 
     def verdict(self) -> list[str]:
-        """One computed sentence per method: its UF1 against the AU ceiling and the majority
-        baseline (a method far below its ceiling is an open problem, not a finding)."""
-        sc = {name: r.scores() for name, r in self.results.items()}
-        top, base = sc.get("au_ceiling", {}).get("uf1"), sc.get("majority", {}).get("uf1")
+        """Computed sentences: each method's UF1 against the majority baseline, the AU ceiling
+        and (SynthFACS) the positive control trained on as many clips; then whether the
+        positive control wins and how much of the gap to the ceiling more clips close."""
+        sc = {name: r.scores()["uf1"] for name, r in self.results.items()}
+        top, base = sc.get("au_ceiling"), sc.get("majority")
+        same, rich = sc.get("reference_fold_size"), sc.get("reference_all")
         out = []
-        for name in ("cnn_lstm", "lbp_top", "apex_cnn"):
+        for name in COMPARED:
             if name not in sc:
                 continue
-            u = sc[name]["uf1"]
+            u = sc[name]
             text = f"{METHODS[name]}: UF1 {u:.1%}"
             if base is not None:
                 text += f", {'above' if u > base else 'NOT above'} the majority baseline " \
                         f"({base:.1%})"
             if top is not None:
-                gap = top - u
-                text += (f"; {gap:.1%} under the AU ceiling ({top:.1%}): "
-                         + ("far below what the data allows, an open problem rather than a "
-                            "finding" if gap > FAR_BELOW else "close to it"))
+                text += (f"; {100 * (top - u):.1f} points under the AU ceiling ({top:.1%})"
+                         + (", far below it" if top - u > FAR_BELOW else ", close to it"))
+            if same is not None:
+                text += (f"; the positive control given as many clips reaches {same:.1%}"
+                         + (f", {100 * (same - u):.1f} points more: this method is far below "
+                            "what these clips allow" if same - u > FAR_BELOW else
+                            ": this method is level with it or above"))
+            elif top is not None and top - u > FAR_BELOW:
+                text += ": an open problem rather than a finding"
+            out.append(text + ".")
+        if rich is not None and same is not None:
+            n_same, n_rich = (self.results[k].folds[0].info["clips"]
+                              for k in ("reference_fold_size", "reference_all"))
+            best = max((sc[n] for n in COMPARED if n in sc), default=float("nan"))
+            wins = rich > best
+            text = (f"Positive control, the apex - onset CNN trained on other SynthFACS people: "
+                    f"UF1 {same:.1%} with {n_same} clips, {rich:.1%} with {n_rich}; "
+                    + ("it wins over every method here" if wins else
+                       "it does NOT beat every method here, so it controls nothing (a bug "
+                       "to look into)"))
+            if top is not None:
+                closed = (rich - same) / (top - same) if top > same else float("nan")
+                text += (f"; {n_rich} clips close {closed:.0%} of the gap between "
+                         f"{n_same} clips and the AU ceiling")
             out.append(text + ".")
         return out
 
 
 def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
                lbp: lbptop.LBPTop | None = None, quiet: bool = True,
-               with_cnn_lstm: bool = True) -> SchemeRun:
-    """All three methods (and the majority baseline) on the same LOSO folds
-    (``with_cnn_lstm=False``: the two baselines only)."""
+               with_cnn_lstm: bool = True, reference=None,
+               reference_epochs: int = 30) -> SchemeRun:
+    """All three methods (and the majority baseline and AU ceiling) on the same LOSO folds
+    (``with_cnn_lstm=False``: the two baselines only); with a ``reference``
+    (:class:`fer_helpers.micro_reference.Reference`, SynthFACS only) also the positive
+    control, trained on as many clips as a fold and on all reference clips."""
     folds = loso_folds(data.subjects, config.cnn.val_fraction, config.seed)
     secs, res = {}, {}
     conv = {}
@@ -767,6 +799,15 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
     secs["apex_cnn"] = time.perf_counter() - t
     res["majority"] = majority(data, folds)
     res["au_ceiling"] = au_ceiling(data, folds)
+    if reference is not None:
+        from . import micro_reference as mr
+
+        t = time.perf_counter()
+        cfg = mr.train_config(reference_epochs, config.cnn.precision)
+        for n in (mr.fold_size(data, folds), len(reference.labels)):
+            r = mr.positive_control(data, folds, reference, n, cfg, artifacts, quiet)
+            res[r.method] = r
+        secs["positive control"] = time.perf_counter() - t
     return SchemeRun(data, folds, res, secs)
 
 
@@ -778,12 +819,12 @@ def table4(runs: dict) -> pd.DataFrame:
             for m, a, src in PAPER_TABLE4]
     for run in runs.values():
         for name, r in run.results.items():
-            if name == "majority":
+            if name not in (*COMPARED, "au_ceiling"):  # the controls have their own section
                 continue
             s = r.scores()
             rows.append({"method": METHODS[name], "accuracy": f"{100 * s['accuracy']:.2f} %",
                          "UF1": f"{100 * s['uf1']:.2f} %", "UAR": f"{100 * s['uar']:.2f} %",
-                         "data": run.data.description, "source": "this run"})
+                         "data": r.data, "source": "this run"})
     return pd.DataFrame(rows)
 
 
@@ -891,6 +932,7 @@ class Chapter:
     lbp: lbptop.LBPTop
     settings: dict
     artifacts: Path
+    reference_root: Path | None = None  # the positive control's SynthFACS tree
 
     def load(self, scheme: str) -> tuple[object, MicroData]:
         """(Casme2, MicroData) of one class scheme (cropped frames; bad rows skipped and
@@ -912,8 +954,20 @@ class Chapter:
     def run(self, data: MicroData) -> SchemeRun:
         """The methods of the profile on ``data`` (the CNN + LSTM where the profile runs it
         on this scheme)."""
+        main = data.scheme in self.settings["micro_cnn_lstm_schemes"]
         return run_scheme(data, self.trained.model, self.config, self.artifacts, self.lbp,
-                          with_cnn_lstm=data.scheme in self.settings["micro_cnn_lstm_schemes"])
+                          with_cnn_lstm=main,
+                          reference=self.reference(data.scheme) if main else None,
+                          reference_epochs=self.settings["micro_reference_epochs"])
+
+    def reference(self, scheme: str):
+        """The positive control's clips of ``scheme`` (SynthFACS only; ``None`` for real
+        CASME II, which has no second tree of the same distribution)."""
+        if self.reference_root is None:
+            return None
+        from .micro_reference import Reference
+
+        return Reference.load(self.reference_root, scheme, self.trained.model.input_shape[1])
 
 
 def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=None,
@@ -925,21 +979,23 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
 
     tc = book.trained_chapter(profile, ckplus_path, data_dir, artifacts_dir, precision)
     s = settings(profile)
+    ref = None
     if casme2_path:
         root, source = Path(casme2_path), "real CASME II"
         if not root.exists():
             raise FileNotFoundError(f"casme2_path={casme2_path!s} does not exist")
     else:
         root, source = ensure_casme2(profile, data_dir), "SynthFACS (synthetic)"
+        ref = ensure_casme2(profile, data_dir, reference=True)
     config = MicroConfig.for_profile(profile, tc.policy)
     lbp = lbptop.LBPTop(size=s["micro_lbp_size"], length=s["micro_lbp_length"])
     print(f"CASME II: {source} ({root.name}); schemes {', '.join(s['micro_schemes'])}")
-    return Chapter(tc, root, source, config, lbp, s, book.artifacts_dir(artifacts_dir))
+    return Chapter(tc, root, source, config, lbp, s, book.artifacts_dir(artifacts_dir), ref)
 
 
 
 
-__all__ = ["MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold", "FoldRecord",
+__all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold", "FoldRecord",
            "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
            "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
            "envelope_figure", "example_clip", "lbp_top", "load_data", "loso_folds", "majority",

@@ -120,8 +120,7 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
         return [(f"{METHODS[name]}, {len(r.get('classes', []))} classes: accuracy / UF1 / UAR",
                  " / ".join(_pct(r[name].get(m)) for m in ("accuracy", "uf1", "uar")),
                  paper.get(name, ""))
-                for name in ("cnn_lstm", "lbp_top", "apex_cnn", "majority", "au_ceiling")
-                if isinstance(r.get(name), dict)]
+                for name in METHODS if isinstance(r.get(name), dict)]
     if chapter == "07_apply":
         fps = r.get("fps")
         return [("per-frame emotion accuracy (SynthFACS video with truth)",

@@ -77,6 +77,19 @@ def test_only_filter_and_unknown_profile(tmp_path):
         book.synthfacs_paths("huge", tmp_path)
 
 
+def test_a_profile_key_overrides_the_chapters_default(monkeypatch):
+    from fer_helpers import micro, transfer
+
+    assert micro.settings("ci")["micro_subjects"] == micro.MICRO_DEFAULTS["ci"]["micro_subjects"]
+    monkeypatch.setitem(book.PROFILES, "ci", {**book.PROFILES["ci"], "micro_subjects": 7,
+                                              "nova_subjects": 5, "ck_size": 48})
+    assert micro.settings("ci")["micro_subjects"] == 7
+    assert transfer.settings("ci")["nova_subjects"] == 5
+    assert "ck_size" not in micro.settings("ci")  # only the chapter's own prefix
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        micro.settings("huge")
+
+
 def test_dataset_paths_reject_missing_real_data(tmp_path):
     with pytest.raises(FileNotFoundError, match="ckplus_path=.*does not exist"):
         book.dataset_paths("ci", ckplus_path=tmp_path / "nope", fer2013_path=tmp_path,
@@ -142,3 +155,10 @@ def test_the_novaemotions_stamp_covers_its_own_writer():
     assert "nova.py" in OTHER_DOMAINS
     assert generator_hash("nova.py") != generator_hash()
     assert generator_hash() == generator_hash()
+    # the CASME II trees (chapter 6's and its positive control's) stamp their own writers
+    from fer_helpers import micro
+
+    spec = micro._casme2_spec("ci")
+    assert spec["generator"] == generator_hash("casme2.py", "micro.py") != generator_hash()
+    ref = micro._casme2_spec("ci", reference=True)
+    assert ref["seed"] != spec["seed"] and ref["generator"] == spec["generator"]

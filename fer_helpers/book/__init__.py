@@ -23,6 +23,7 @@ from .profiles import (
     PROFILES,
     SEED,
     artifacts_dir,
+    chapter_settings,
     headless,
     repo_root,
     train_config,
@@ -38,7 +39,8 @@ from .setup import (
 )
 
 __all__ = ["HEADLESS_ENV", "NPM_ASSETS", "PROFILES", "SEED", "PlotlyJsonMime",
-           "TrainedChapter", "_synth_spec", "artifacts_dir", "build", "clean_executed",
+           "TrainedChapter", "_synth_spec", "artifacts_dir", "build", "chapter_settings",
+           "clean_executed",
            "dataset_paths", "ensure_synthfacs", "headless", "plotly_outputs", "print_versions",
            "repo_root", "run_notebooks", "setup_notebook", "synthfacs_paths", "toc_chapters",
            "train_config", "trained_chapter", "vendor", "versions"]

@@ -24,18 +24,27 @@ def synthfacs_paths(profile: str, data_dir=None) -> dict[str, Path]:
 OTHER_DOMAINS = ("casme2.py", "micro.py", "nova.py", "video.py")
 
 
+#: Modules outside ``synth/`` whose code decides SynthFACS bytes (the face crop and warp,
+#: the label names and order).
+SHARED = ("faces.py", "labels.py")
+
+
 def generator_hash(*domains: str) -> str:
-    """Hash of the SynthFACS code shared by every domain, plus the modules ``domains`` of
-    :data:`OTHER_DOMAINS` that write one (e.g. ``"nova.py"``): what a stamp records."""
+    """Hash of the SynthFACS code shared by every domain (``synth/`` and :data:`SHARED`),
+    plus the modules ``domains`` of :data:`OTHER_DOMAINS` that write one (e.g.
+    ``"nova.py"``): what a stamp records."""
     import hashlib
     import inspect
 
     from .. import synth
 
+    here = Path(inspect.getfile(synth)).parent
     h = hashlib.sha256()
-    for mod in sorted(Path(inspect.getfile(synth)).parent.glob("*.py")):
+    for mod in sorted(here.glob("*.py")):
         if mod.name not in OTHER_DOMAINS or mod.name in domains:
             h.update(mod.read_bytes())
+    for name in SHARED:
+        h.update((here.parent / name).read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -59,6 +59,18 @@ def artifacts_dir(path=None) -> Path:
     return Path(path) if path else repo_root() / "artifacts"
 
 
+def chapter_settings(profile: str, defaults: dict[str, dict], prefixes: tuple[str, ...]
+                     ) -> dict:
+    """A chapter's sizes for ``profile``: its own ``defaults[profile]``, overridden by any key of
+    :data:`PROFILES` ``[profile]`` that starts with one of ``prefixes`` (``micro_``, ...), so
+    one place can pin them all."""
+    if profile not in defaults:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(defaults)}")
+    out = dict(defaults[profile])
+    out.update({k: v for k, v in PROFILES.get(profile, {}).items() if k.startswith(prefixes)})
+    return out
+
+
 def train_config(profile: str, precision: str = "float32"):
     """The CK+ training configuration of a profile (shared by chapters 2-4, so the later
     chapters load the models chapter 2 trained instead of training new ones)."""

@@ -42,15 +42,9 @@ SEED = 0
 def settings(profile: str) -> dict:
     """Chapter 5's sizes for ``profile``: :data:`TRANSFER_DEFAULTS`, overridden by any
     ``nova_*`` or ``transfer_*`` key of :data:`fer_helpers.book.PROFILES`."""
-    from ..book import PROFILES
+    from ..book import chapter_settings
 
-    if profile not in TRANSFER_DEFAULTS:
-        raise ValueError(f"unknown profile {profile!r}; expected one of "
-                         f"{sorted(TRANSFER_DEFAULTS)}")
-    out = dict(TRANSFER_DEFAULTS[profile])
-    out.update({k: v for k, v in PROFILES.get(profile, {}).items()
-                if k.startswith(("nova_", "transfer_"))})
-    return out
+    return chapter_settings(profile, TRANSFER_DEFAULTS, ("nova_", "transfer_"))
 
 
 def nova_path(profile: str, data_dir=None) -> Path:

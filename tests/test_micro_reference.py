@@ -1,0 +1,119 @@
+"""Chapter 6's positive control: the apex - onset CNN on other SynthFACS people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_helpers import lbptop, micro, training
+from fer_helpers import micro_reference as mr
+from fer_helpers.datasets import load_casme2
+from fer_helpers.synth import write_casme2
+
+SIZE = 32
+TINY = {"clips_per_subject": (5, 6), "size": 48, "envelope": (6, 12), "neutral": (2, 4),
+        "weights": [3, 3, 3, 3, 3, 1, 1]}
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    base = tmp_path_factory.mktemp("casme2")
+    write_casme2(base / "chapter", n_subjects=3, seed=micro.SEED, n_jobs=1, **TINY)
+    write_casme2(base / "reference", n_subjects=4, seed=mr.REFERENCE_SEED, n_jobs=1, **TINY)
+    ds = load_casme2(base / "chapter", "5class", "cropped", errors="skip")
+    data = micro.load_data(ds, SIZE, 4, lbptop.LBPTop(length=6, size=24, blocks=(2, 2)),
+                           "SynthFACS (synthetic)")
+    return data, mr.Reference.load(base / "reference", "5class", SIZE)
+
+
+def test_difference_is_the_magnified_apex_minus_onset():
+    key = np.zeros((2, 5, 2, 2), np.uint8)
+    key[:, 0] = 100  # onset
+    key[0, 1] = [[101, 99], [100, 140]]  # apex
+    key[1, 1] = 100
+    key[:, 2:] = 7  # offset, first, last: not used
+    out = mr.difference(key, gain=8)
+    assert out.dtype == np.uint8
+    assert out[0].tolist() == [[136, 120], [128, 255]]  # 128 + 8 * d, clipped at 255
+    assert (out[1] == 128).all()
+
+
+def test_subset_takes_whole_subjects_then_cuts_the_last():
+    subjects = np.repeat(["01", "02", "03"], [4, 3, 5])
+    idx = mr.subset(subjects, 6, seed=0)
+    assert len(idx) == 6 and len(set(idx)) == 6
+    counts = {s: int((subjects[idx] == s).sum()) for s in set(subjects[idx])}
+    full = [s for s, c in counts.items() if c == (subjects == s).sum()]
+    assert len(full) >= len(counts) - 1  # at most one subject cut short
+    assert np.array_equal(mr.subset(subjects, 99), np.arange(12))
+
+
+def test_the_positive_control_never_sees_the_chapters_clips(trees, tmp_path, monkeypatch):
+    data, ref = trees
+    calls, built = [], []
+    real = training.fit
+
+    def spy(build, train, val, config, workdir, **kw):
+        calls.append((np.asarray(train[0]), np.asarray(val[0])))
+        return real(lambda: built.append(1) or build(), train, val, config, workdir, **kw)
+
+    monkeypatch.setattr(training, "fit", spy)
+    folds = micro.loso_folds(data.subjects, val_fraction=0.3)
+    cfg = mr.train_config(1, "float32")
+    n = mr.fold_size(data, folds)
+    res = mr.positive_control(data, folds, ref, n, cfg, tmp_path)
+    ((train, val),) = calls
+    assert len(train) + len(val) == n < len(ref.labels)
+    chapter = mr.difference(data.key).reshape(len(data), -1).astype(np.int16)
+    for part in (train, val):
+        rows = part.reshape(len(part), -1).astype(np.int16)
+        gaps = np.abs(rows[:, None] - chapter[None]).max(axis=2)
+        assert gaps.min() > 0  # no chapter clip among the control's training images
+    assert res.method == "reference_fold_size" and len(res.y_pred) == len(data)
+    for fold, rec in zip(folds, res.folds, strict=True):
+        assert np.array_equal(rec.test_index, fold.test)
+        names = [s for v in rec.fitted_on.values() for s in v]
+        assert names and all(s.startswith(mr.PREFIX) for s in names)
+        assert fold.subject not in names  # the leak check of the chapter passes by design
+    # the same configuration again is loaded, not retrained (no network built)
+    assert built
+    built.clear()
+    again = mr.positive_control(data, folds, ref, n, cfg, tmp_path)
+    assert built == [] and np.array_equal(again.y_pred, res.y_pred)
+    every = mr.positive_control(data, folds, ref, len(ref.labels), cfg, tmp_path)
+    assert every.method == "reference_all" and every.folds[0].info["clips"] == len(ref.labels)
+
+
+def test_a_reference_missing_a_class_is_an_error(trees, tmp_path):
+    data, ref = trees
+    keep = ref.labels != 0
+    thin = mr.Reference(ref.images[keep], ref.labels[keep], ref.subjects[keep], "thin")
+    folds = micro.loso_folds(data.subjects, val_fraction=0.3)
+    with pytest.raises(ValueError, match="render more reference subjects"):
+        mr.positive_control(data, folds, thin, 10, mr.train_config(1, "float32"), tmp_path)
+
+
+def _fixed(data, folds, method, pred, clips=None):
+    """A MethodResult predicting ``pred`` (per clip) in every fold."""
+    info = {} if clips is None else {"clips": clips}
+    recs = [micro.FoldRecord(f.subject, f.test, pred[f.test], {}, info) for f in folds]
+    return micro.MethodResult(method, method, data.classes, data.labels, recs, "d")
+
+
+def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
+    data, _ = trees
+    folds = micro.loso_folds(data.subjects, val_fraction=0.3)
+    y = data.labels
+    wrong = (y + 1) % len(data.classes)
+    half = np.where(np.arange(len(y)) % 2 == 0, y, wrong)
+    res = {"lbp_top": _fixed(data, folds, "lbp_top", wrong),
+           "majority": micro.majority(data, folds), "au_ceiling": _fixed(data, folds, "c", y),
+           "reference_fold_size": _fixed(data, folds, "r", half, 40),
+           "reference_all": _fixed(data, folds, "r", y, 400)}
+    lines = micro.SchemeRun(data, folds, res, {}).verdict()
+    assert len(lines) == 2
+    assert "far below what these clips allow" in lines[0]
+    assert "wins over every method" in lines[1] and "400 clips close 100%" in lines[1]
+    res["lbp_top"] = _fixed(data, folds, "lbp_top", y)  # a method as good as the ceiling
+    lines = micro.SchemeRun(data, folds, res, {}).verdict()
+    assert "level with it or above" in lines[0] and "does NOT beat every method" in lines[1]
