@@ -747,32 +747,43 @@ class SchemeRun:
                 text += f", {'above' if u > base else 'NOT above'} the majority baseline " \
                         f"({base:.1%})"
             if top is not None:
-                text += (f"; {100 * (top - u):.1f} points under the AU ceiling ({top:.1%})"
-                         + (", far below it" if top - u > FAR_BELOW else ", close to it"))
+                text += f"; {_against(u, top, 'the AU ceiling')}"
             if same is not None:
-                text += (f"; the positive control given as many clips reaches {same:.1%}"
-                         + (f", {100 * (same - u):.1f} points more: this method is far below "
-                            "what these clips allow" if same - u > FAR_BELOW else
-                            ": this method is level with it or above"))
+                text += (f"; the positive control given as many clips reaches {same:.1%}: "
+                         + ("this method is far below what these clips allow"
+                            if same - u > FAR_BELOW else "this method is close to it"
+                            if same > u else "this method is level with it or above"))
             elif top is not None and top - u > FAR_BELOW:
                 text += ": an open problem rather than a finding"
             out.append(text + ".")
-        if rich is not None and same is not None:
+        compared = [sc[n] for n in COMPARED if n in sc]
+        if rich is not None and same is not None and compared:
             n_same, n_rich = (self.results[k].folds[0].info["clips"]
                               for k in ("reference_fold_size", "reference_all"))
-            best = max((sc[n] for n in COMPARED if n in sc), default=float("nan"))
-            wins = rich > best
             text = (f"Positive control, the apex - onset CNN trained on other SynthFACS people: "
                     f"UF1 {same:.1%} with {n_same} clips, {rich:.1%} with {n_rich}; "
-                    + ("it wins over every method here" if wins else
-                       "it does NOT beat every method here, so it controls nothing (a bug "
-                       "to look into)"))
+                    + ("it wins over every method here" if rich > max(compared) else
+                       "it does NOT beat every method here, so at this size it bounds nothing "
+                       "(too few clips or epochs for it to learn)"))
             if top is not None:
-                closed = (rich - same) / (top - same) if top > same else float("nan")
-                text += (f"; {n_rich} clips close {closed:.0%} of the gap between "
-                         f"{n_same} clips and the AU ceiling")
+                if top <= same:
+                    text += f"; with {n_same} clips it already reaches the AU ceiling"
+                elif rich <= same:
+                    text += f"; {n_rich} clips do not improve on {n_same}"
+                else:
+                    closed = min(1.0, (rich - same) / (top - same))
+                    text += (f"; {n_rich} clips close {closed:.0%} of the gap between "
+                             f"{n_same} clips and the AU ceiling")
             out.append(text + ".")
         return out
+
+
+def _against(u: float, ref: float, what: str) -> str:
+    """``u`` beside ``ref`` in points: far below, close below, or at/above it."""
+    if u >= ref:
+        return f"{100 * (u - ref):.1f} points above {what} ({ref:.1%})"
+    return (f"{100 * (ref - u):.1f} points under {what} ({ref:.1%}), "
+            + ("far below it" if ref - u > FAR_BELOW else "close to it"))
 
 
 def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
@@ -804,9 +815,14 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
 
         t = time.perf_counter()
         cfg = mr.train_config(reference_epochs, config.cnn.precision)
-        for n in (mr.fold_size(data, folds), len(reference.labels)):
-            r = mr.positive_control(data, folds, reference, n, cfg, artifacts, quiet)
-            res[r.method] = r
+        n_fold = mr.fold_size(data, folds)
+        if n_fold >= len(reference.labels):
+            raise ValueError(f"the positive control's tree has {len(reference.labels)} clips, "
+                             f"not more than a fold's {n_fold}: render more reference subjects "
+                             "(micro_reference_subjects)")
+        for key, n in (("reference_fold_size", n_fold), ("reference_all", len(reference.labels))):
+            res[key] = mr.positive_control(data, folds, reference, n, cfg, artifacts, quiet,
+                                           method=key)
         secs["positive control"] = time.perf_counter() - t
     return SchemeRun(data, folds, res, secs)
 

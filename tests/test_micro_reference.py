@@ -80,17 +80,36 @@ def test_the_positive_control_never_sees_the_chapters_clips(trees, tmp_path, mon
     built.clear()
     again = mr.positive_control(data, folds, ref, n, cfg, tmp_path)
     assert built == [] and np.array_equal(again.y_pred, res.y_pred)
-    every = mr.positive_control(data, folds, ref, len(ref.labels), cfg, tmp_path)
+    every = mr.positive_control(data, folds, ref, len(ref.labels), cfg, tmp_path,
+                                method="reference_all")
+    assert built  # another clip count is another network, not the cached one
     assert every.method == "reference_all" and every.folds[0].info["clips"] == len(ref.labels)
+
+
+def test_the_reference_tree_draws_other_people():
+    """What keeps the chapter's people out of the control: another seed, other identities
+    (folder names repeat, so the names in fitted_on prove nothing by themselves)."""
+    from fer_helpers.synth.micro import clip_identity
+
+    for subject in (1, 2, 3):
+        a, b = clip_identity(micro.SEED, subject), clip_identity(mr.REFERENCE_SEED, subject)
+        assert not np.allclose(a.neutral_shape, b.neutral_shape)
 
 
 def test_a_reference_missing_a_class_is_an_error(trees, tmp_path):
     data, ref = trees
     keep = ref.labels != 0
-    thin = mr.Reference(ref.images[keep], ref.labels[keep], ref.subjects[keep], "thin")
+    thin = mr.Reference(ref.images[keep], ref.labels[keep], ref.subjects[keep], ref.classes,
+                        "thin")
     folds = micro.loso_folds(data.subjects, val_fraction=0.3)
+    cfg = mr.train_config(1, "float32")
     with pytest.raises(ValueError, match="render more reference subjects"):
-        mr.positive_control(data, folds, thin, 10, mr.train_config(1, "float32"), tmp_path)
+        mr.positive_control(data, folds, thin, 10, cfg, tmp_path)
+    other = mr.Reference(ref.images, ref.labels, ref.subjects, ("a", "b", "c", "d", "e"), "x")
+    with pytest.raises(ValueError, match="same scheme"):
+        mr.positive_control(data, folds, other, 10, cfg, tmp_path)
+    with pytest.raises(ValueError, match="clips asked"):
+        mr.positive_control(data, folds, ref, len(ref.labels) + 1, cfg, tmp_path)
 
 
 def _fixed(data, folds, method, pred, clips=None):
@@ -117,3 +136,13 @@ def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
     res["lbp_top"] = _fixed(data, folds, "lbp_top", y)  # a method as good as the ceiling
     lines = micro.SchemeRun(data, folds, res, {}).verdict()
     assert "level with it or above" in lines[0] and "does NOT beat every method" in lines[1]
+    assert "0.0 points above the AU ceiling" in lines[0]
+    # a method a few points under the control is close to it, not level with it
+    near = y.copy()
+    near[0] = wrong[0]
+    res["lbp_top"] = _fixed(data, folds, "lbp_top", near)
+    res["reference_fold_size"] = _fixed(data, folds, "r", y, 40)
+    lines = micro.SchemeRun(data, folds, res, {}).verdict()
+    assert "this method is close to it" in lines[0]
+    assert "with 40 clips it already reaches the AU ceiling" in lines[1]
+    assert "nan" not in " ".join(lines)
