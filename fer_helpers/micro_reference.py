@@ -151,5 +151,24 @@ def positive_control(data: MicroData, folds, ref: Reference, n_clips: int, confi
                               f"{ref.description}; tested on {data.description}")
 
 
-__all__ = ["GAIN", "PREFIX", "REFERENCE_SEED", "Reference", "difference", "fold_size",
+def by_clips(run) -> tuple[dict, dict, dict]:
+    """UF1 against training clips of a :class:`~fer_helpers.micro.SchemeRun`, for
+    :func:`fer_helpers.plotting.score_by_clips`: the control's two fits as a curve, each
+    method at a fold's clip count (what it trained on), the AU ceiling and the majority
+    baseline as lines. Without a control (real CASME II) the curve is empty."""
+    from .micro import COMPARED
+
+    sc = {name: r.scores()["uf1"] for name, r in run.results.items()}
+    n_fold = fold_size(run.data, run.folds)
+    curve = {}
+    if "reference_all" in sc:
+        curve[METHODS["reference_all"].split(",")[0] + " (other SynthFACS people)"] = [
+            (run.results[k].folds[0].info["clips"], sc[k])
+            for k in ("reference_fold_size", "reference_all")]
+    points = {METHODS[n]: (n_fold, sc[n]) for n in COMPARED if n in sc}
+    lines = {METHODS[n].split(" (")[0]: sc[n] for n in ("au_ceiling", "majority") if n in sc}
+    return curve, points, lines
+
+
+__all__ = ["GAIN", "by_clips", "PREFIX", "REFERENCE_SEED", "Reference", "difference", "fold_size",
            "positive_control", "subset", "train_config"]

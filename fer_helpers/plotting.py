@@ -149,6 +149,28 @@ def confusion_heatmap(cm, title: str = "") -> go.Figure:
     return fig
 
 
+def score_by_clips(curve: dict, points: dict, lines: dict, score: str = "UF1",
+                   title: str = "") -> go.Figure:
+    """Scores against the number of training clips: ``curve`` {name: [(clips, score), ...]}
+    as lines with markers, ``points`` {name: (clips, score)} as single markers, and
+    ``lines`` {name: score} as dashed horizontal references (ceilings, baselines); log x."""
+    fig = go.Figure()
+    for name, xy in curve.items():
+        x, y = zip(*xy, strict=True)
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers",
+                                 marker={"size": 10}))
+    for name, (x, y) in points.items():
+        fig.add_trace(go.Scatter(x=[x], y=[y], name=name, mode="markers",
+                                 marker={"size": 11, "symbol": "diamond"}))
+    for name, y in lines.items():
+        fig.add_hline(y=y, line={"dash": "dash", "color": "#888"}, annotation_text=name,
+                      annotation_position="top left")
+    fig.update_layout(title=title, xaxis={"title": "training clips", "type": "log"},
+                      yaxis={"title": score, "range": [0, 1.05], "tickformat": ".0%"},
+                      width=720, height=460, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
 def gradient_overlay(image: np.ndarray, gradient: np.ndarray, alpha: float = 0.75):
     """A grey image with the magnitude of a gradient picture in red (RGB uint8).
 

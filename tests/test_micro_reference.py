@@ -129,9 +129,15 @@ def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
            "majority": micro.majority(data, folds), "au_ceiling": _fixed(data, folds, "c", y),
            "reference_fold_size": _fixed(data, folds, "r", half, 40),
            "reference_all": _fixed(data, folds, "r", y, 400)}
-    lines = micro.SchemeRun(data, folds, res, {}).verdict()
+    run = micro.SchemeRun(data, folds, res, {})
+    lines = run.verdict()
     assert len(lines) == 2
     assert "far below what these clips allow" in lines[0]
+    curve, points, lines_ = mr.by_clips(run)  # the figure's data: clips against UF1
+    ((xy),) = curve.values()
+    assert [x for x, _ in xy] == [40, 400] and xy[1][1] == pytest.approx(1.0)
+    assert points == {micro.METHODS["lbp_top"]: (mr.fold_size(data, folds), 0.0)}
+    assert set(lines_) == {"AU ceiling", "majority class of the training subjects"}
     assert "wins over every method" in lines[1] and "400 clips close 100%" in lines[1]
     res["lbp_top"] = _fixed(data, folds, "lbp_top", y)  # a method as good as the ceiling
     lines = micro.SchemeRun(data, folds, res, {}).verdict()

@@ -30,7 +30,7 @@ def test_book_is_built(built_book):
     assert index.is_file()
     pages = ROOT / "_build" / "html" / "book" / "_generated"
     for name, n_figures in (("01_data", 5), ("02_training", 3), ("05_transfer", 5),
-                            ("06_micro_expressions", 3), ("07_apply", 2)):
+                            ("06_micro_expressions", 4), ("07_apply", 2)):
         html = (pages / f"{name}.html").read_text()
         assert html.count('class="plotly-graph-div"') >= n_figures, name
         assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "unpkg.com/@jup" not in html
