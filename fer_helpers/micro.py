@@ -749,10 +749,11 @@ class SchemeRun:
             if top is not None:
                 text += f"; {_against(u, top, 'the AU ceiling')}"
             if same is not None:
-                text += (f"; the positive control given as many clips reaches {same:.1%}: "
-                         + ("this method is far below what these clips allow"
-                            if same - u > FAR_BELOW else "this method is close to it"
-                            if same > u else "this method is level with it or above"))
+                text += (f"; the positive control given as many clips reaches {same:.1%}"
+                         + (f" ({100 * (same - u):.1f} points more)" if same > u else "")
+                         + ": " + ("this method is far below what these clips allow"
+                                   if same - u > FAR_BELOW else "this method is close to it"
+                                   if same > u else "this method is level with it or above"))
             elif top is not None and top - u > FAR_BELOW:
                 text += ": an open problem rather than a finding"
             out.append(text + ".")
