@@ -759,8 +759,9 @@ class SchemeRun:
             out.append(text + ".")
         compared = [sc[n] for n in COMPARED if n in sc]
         if rich is not None and same is not None and compared:
-            n_same, n_rich = (self.results[k].folds[0].info["clips"]
-                              for k in ("reference_fold_size", "reference_all"))
+            from .micro_reference import clips
+
+            n_same, n_rich = clips(self).values()
             text = (f"Positive control, the apex - onset CNN trained on other SynthFACS people: "
                     f"UF1 {same:.1%} with {n_same} clips, {rich:.1%} with {n_rich}; "
                     + ("it wins over every method here" if rich > max(compared) else
@@ -1012,8 +1013,8 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
 
 
 
-__all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold", "FoldRecord",
-           "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
+__all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold",
+           "FoldRecord", "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
            "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
            "envelope_figure", "example_clip", "lbp_top", "load_data", "loso_folds", "majority",
            "motion_signal", "run_scheme", "scores", "settings", "setup_chapter",

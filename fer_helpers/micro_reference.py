@@ -146,29 +146,41 @@ def positive_control(data: MicroData, folds, ref: Reference, n_clips: int, confi
             "val_accuracy": res.best_val_accuracy}
     recs = [FoldRecord(f.subject, f.test, pred[f.test], fitted, info) for f in folds]
     return MethodResult(method, f"{METHODS[method]} ({len(idx)} clips)", data.classes,
-                        data.labels,
-                        recs, f"trained on {len(idx)} of the {len(ref.labels)} clips of "
-                              f"{ref.description}; tested on {data.description}")
+                        data.labels, recs,
+                        f"trained on {len(idx)} of the {len(ref.labels)} clips of "
+                        f"{ref.description}; tested on {data.description}")
+
+
+#: The two fits of the control in a :class:`~fer_helpers.micro.SchemeRun`'s results.
+FITS = ("reference_fold_size", "reference_all")
+
+
+def clips(run) -> dict[str, int] | None:
+    """Training clips of each fit of the control in ``run`` ({fit: clips}), or ``None``
+    when the run has no control (real CASME II, or a scheme it does not run on)."""
+    if not all(k in run.results for k in FITS):
+        return None
+    return {k: run.results[k].folds[0].info["clips"] for k in FITS}
 
 
 def by_clips(run) -> tuple[dict, dict, dict]:
     """UF1 against training clips of a :class:`~fer_helpers.micro.SchemeRun`, for
     :func:`fer_helpers.plotting.score_by_clips`: the control's two fits as a curve, each
     method at a fold's clip count (what it trained on), the AU ceiling and the majority
-    baseline as lines. Without a control (real CASME II) the curve is empty."""
+    baseline as lines. Without a control the curve is empty."""
     from .micro import COMPARED
 
     sc = {name: r.scores()["uf1"] for name, r in run.results.items()}
+    n = clips(run)
+    curve = ({"positive control (other SynthFACS people)": [(n[k], sc[k]) for k in FITS]}
+             if n else {})
     n_fold = fold_size(run.data, run.folds)
-    curve = {}
-    if "reference_all" in sc:
-        curve[METHODS["reference_all"].split(",")[0] + " (other SynthFACS people)"] = [
-            (run.results[k].folds[0].info["clips"], sc[k])
-            for k in ("reference_fold_size", "reference_all")]
-    points = {METHODS[n]: (n_fold, sc[n]) for n in COMPARED if n in sc}
-    lines = {METHODS[n].split(" (")[0]: sc[n] for n in ("au_ceiling", "majority") if n in sc}
+    points = {METHODS[m]: (n_fold, sc[m]) for m in COMPARED if m in sc}
+    lines = {name: sc[m] for m, name in (("au_ceiling", "AU ceiling"),
+                                          ("majority", "majority class of the training subjects"))
+             if m in sc}
     return curve, points, lines
 
 
-__all__ = ["GAIN", "by_clips", "PREFIX", "REFERENCE_SEED", "Reference", "difference", "fold_size",
-           "positive_control", "subset", "train_config"]
+__all__ = ["FITS", "GAIN", "PREFIX", "REFERENCE_SEED", "Reference", "by_clips", "clips",
+           "difference", "fold_size", "positive_control", "subset", "train_config"]

@@ -134,6 +134,10 @@ def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
     assert len(lines) == 2
     assert "far below what these clips allow" in lines[0]
     assert "points more)" in lines[0]
+    assert mr.clips(run) == {"reference_fold_size": 40, "reference_all": 400}
+    without = micro.SchemeRun(data, folds, {k: v for k, v in res.items()
+                                            if not k.startswith("reference")}, {})
+    assert mr.clips(without) is None and mr.by_clips(without)[0] == {}
     curve, points, lines_ = mr.by_clips(run)  # the figure's data: clips against UF1
     ((xy),) = curve.values()
     assert [x for x, _ in xy] == [40, 400] and xy[1][1] == pytest.approx(1.0)
