@@ -25,7 +25,7 @@ book: install
 	$(PY) -m fer_helpers.book build
 
 lint: install
-	$(VENV)/bin/ruff check fer_helpers tests
+	$(VENV)/bin/ruff check fer_helpers tests notebooks
 
 unit: install
 	$(PY) -m pytest -m "not notebooks and not browser" -q
@@ -37,7 +37,7 @@ chromium:
 # The whole check: lint, unit tests, every notebook under profile ci, the strict book
 # build, and the browser test of the built pages.
 test: install chromium
-	$(VENV)/bin/ruff check fer_helpers tests
+	$(VENV)/bin/ruff check fer_helpers tests notebooks
 	$(PY) -m pytest -q --durations=10
 
 bench: install

@@ -51,6 +51,10 @@ from . import lbptop
 from .baselines import FAR_BELOW
 from .io import atomic_path, write_text
 
+#: Magnification of frame differences (:func:`change_images`), and the grey level of "no
+#: change".
+GAIN, MID = 8.0, 128.0
+
 #: Per-profile sizes of chapter 6 (until :data:`fer_helpers.book.PROFILES` carries them):
 #: SynthFACS subjects and clips per subject, the frame size clips are rendered at, the class
 #: schemes the baselines run on and those the CNN + LSTM runs on (each of its folds trains two
@@ -97,7 +101,9 @@ METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + l
            "reference_fold_size": "positive control: apex - onset CNN, other SynthFACS people, "
                                   "as many clips as a fold",
            "reference_all": "positive control: apex - onset CNN, other SynthFACS people, "
-                            "all their clips"}
+                            "all their clips",
+           "reference_lstm": "stage check: the control's network (as many clips as a fold) "
+                             "read over the whole clip by the paper's LSTM"}
 #: The methods compared with the ceiling and the positive control (the rest are references).
 COMPARED = ("cnn_lstm", "lbp_top", "apex_cnn")
 
@@ -429,14 +435,25 @@ class MicroConfig:
         Width of the one LSTM layer. 64.
     recurrent_dropout, dropout : float
         Dropout on the LSTM's recurrent state, and on its output before the softmax.
+    input : {'frames', 'change'}
+        What the CNN sees: the grey frames as they are (default), or (``'change'``) each
+        frame as its change from the clip's first frame, ``128 + 8 * (frame - first)``
+        (:func:`change_images`, the chapter's difference figure), so that a few grey levels
+        of movement fill the network's range and the person's face cancels. Measured on
+        quick's SynthFACS CASME II (10 subjects, 89 clips, 5 classes, Intel Xeon, bf16,
+        November 2026), UF1 over three seeds with ``'top'``: frames 23.5 / 20.0 / 20.6 %,
+        change 28.5 / 19.7 / 27.6 %; change with ``finetune='scratch'`` (20 epochs, the
+        paper's optimiser, one seed) 26.1 % in 321 s against 83 s. No robust gain, so the
+        paper's frames stay the default.
     relative : bool
         The LSTM reads each frame's fc1 features minus those of the clip's first frame (the
         clip's own neutral face), so it sees the change, not the person (the paper does not
         say; our choice). Measured on quick's SynthFACS CASME II (10 subjects, 89 clips, 5
         classes, Intel Xeon, November 2026): UF1 24.5 % with it, 16.2 % without.
-    finetune : {'top', 'all'}
+    finetune : {'top', 'all', 'scratch'}
         ``'top'``: ``fc1`` + the new head on frozen conv layers (features computed once);
-        ``'all'``: every layer, on the key-frame images, with the book's augmentation.
+        ``'all'``: every layer, on the key-frame images, with the book's augmentation;
+        ``'scratch'``: the paper's CNN from random weights (no chapter-2 model needed).
     cnn, lstm : TrainConfig
         Training of the two stages (:func:`fer_helpers.training.fit`); ``val_fraction`` of the
         CNN's config is the share of training subjects held out for model selection.
@@ -447,6 +464,7 @@ class MicroConfig:
     lstm_units: int = 64
     recurrent_dropout: float = 0.2
     dropout: float = 0.5
+    input: str = "frames"
     relative: bool = True
     finetune: str = "top"
     cnn: object = field(default_factory=_default_cnn_config)
@@ -454,8 +472,11 @@ class MicroConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.finetune not in ("top", "all"):
-            raise ValueError(f"finetune must be 'top' or 'all', got {self.finetune!r}")
+        if self.finetune not in ("top", "all", "scratch"):
+            raise ValueError(f"finetune must be 'top', 'all' or 'scratch', got "
+                             f"{self.finetune!r}")
+        if self.input not in ("change", "frames"):
+            raise ValueError(f"input must be 'change' or 'frames', got {self.input!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -463,10 +484,14 @@ class MicroConfig:
         return d
 
     def describe(self) -> str:
-        what = ("fc1 + new head on the frozen conv layers" if self.finetune == "top"
-                else "every layer")
-        return (f"CNN: chapter 2's model, {what} fine-tuned per fold on onset/apex/offset "
-                f"(clip class) + first/last (neutral) frames, {self.cnn.epochs} epochs; "
+        what = {"top": "chapter 2's model, fc1 + new head on the frozen conv layers, "
+                       "fine-tuned",
+                "all": "chapter 2's model, every layer fine-tuned",
+                "scratch": "the paper's CNN trained from scratch"}[self.finetune]
+        seen = ("frames" if self.input == "frames"
+                else f"frames as their change from the first (x {GAIN:g})")
+        return (f"CNN: {what} per fold on onset/apex/offset (clip class) + first/last "
+                f"(neutral) {seen}, {self.cnn.epochs} epochs; "
                 f"LSTM: {self.seq_length} frames per clip -> fc1 (512"
                 f"{', minus the first frame' if self.relative else ''}) -> LSTM "
                 f"{self.lstm_units} (recurrent dropout {self.recurrent_dropout:g}, dropout "
@@ -567,12 +592,63 @@ def _lstm_model(fit_x: np.ndarray, length: int, width: int, n_classes: int,
     return keras.Model(inp, out, name="micro_lstm")
 
 
+def change_images(frames: np.ndarray, base: np.ndarray, gain: float = GAIN) -> np.ndarray:
+    """``128 + gain * (frames - base)``, clipped to 0-255, as uint8: grey frames as their
+    change from ``base`` (broadcast against ``frames``), mid-grey where nothing moved."""
+    d = np.asarray(frames, np.float32) - np.asarray(base, np.float32)
+    return np.clip(MID + gain * d, 0, 255).astype(np.uint8)
+
+
+def cnn_inputs(data: MicroData, what: str = "frames") -> tuple[np.ndarray, np.ndarray]:
+    """The key frames ``(n, 5, S, S)`` and sequences ``(n, T, S, S)`` the CNN stage reads:
+    as they are (``'frames'``) or as their change from the clip's first frame (``'change'``,
+    :func:`change_images`; key frame 3 and sequence frame 0 are both that first frame)."""
+    if what == "frames":
+        return data.key, data.seq
+    if what != "change":
+        raise ValueError(f"what must be 'change' or 'frames', got {what!r}")
+    return (change_images(data.key, data.key[:, 3:4]),
+            change_images(data.seq, data.seq[:, :1]))
+
+
 def _key_frame_targets(labels: np.ndarray, neutral: int) -> np.ndarray:
     """(n, 5) targets of the key frames: onset, apex, offset -> clip class; first, last ->
     ``neutral``."""
     y = np.repeat(np.asarray(labels)[:, None], 5, axis=1)
     y[:, 3:] = neutral
     return y
+
+
+def lstm_fold(fc1_seq: np.ndarray, data: MicroData, fold: Fold, config: MicroConfig,
+              workdir, label: str = "micro LSTM: ", quiet: bool = True):
+    """The paper's LSTM stage in one fold: fitted on ``fold.fit``, its epoch chosen on
+    ``fold.val``, predicting ``fold.test`` from ``(n, T, W)`` fc1 sequences (minus the first
+    frame's with ``config.relative``). Returns ``(y_pred, FitResult)``."""
+    from . import training
+
+    n, t, w = fc1_seq.shape
+    flat = (fc1_seq - fc1_seq[:, :1] if config.relative else fc1_seq).reshape(n, t * w)
+    f = fold
+    res = training.fit(lambda x=flat[f.fit]: _lstm_model(x, t, w, len(data.classes), config),
+                       (flat[f.fit], data.labels[f.fit]), (flat[f.val], data.labels[f.val]),
+                       config.lstm, workdir, label=label, quiet=quiet)
+    prob = res.model.predict(flat[f.test], batch_size=256, verbose=0)
+    return prob.argmax(axis=1), res
+
+
+def save_record(path, rec: FoldRecord) -> None:
+    """A fold's record as JSON (atomically)."""
+    write_text(path, json.dumps({"subject": rec.subject, "test_index": rec.test_index.tolist(),
+                                 "y_pred": np.asarray(rec.y_pred).tolist(),
+                                 "fitted_on": rec.fitted_on, "info": rec.info},
+                                allow_nan=True))
+
+
+def load_record(path) -> FoldRecord:
+    """A fold's record written by :func:`save_record`."""
+    r = json.loads(Path(path).read_text())
+    return FoldRecord(r["subject"], np.array(r["test_index"]), np.array(r["y_pred"]),
+                      r["fitted_on"], r["info"])
 
 
 def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, artifacts,
@@ -582,8 +658,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
     Parameters
     ----------
     source : keras.Model or None
-        Chapter 2's emotion model to start from; ``None`` trains the CNN from scratch
-        (``finetune='all'`` only).
+        Chapter 2's emotion model to start from; ``None`` only with
+        ``finetune='scratch'``.
     artifacts : path
         Runs go to ``<artifacts>/micro-<scheme>-<key>/fold<k>-sub<subject>/``: the CNN stage's
         log, the fold's fc1 sequences (``features.npz``), and per LSTM configuration
@@ -595,12 +671,15 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
     """
     from . import training
 
-    if source is None and config.finetune != "all":
-        raise ValueError("finetune='top' needs a source model (chapter 2's CNN)")
+    if source is None and config.finetune != "scratch":
+        raise ValueError(f"finetune={config.finetune!r} needs a source model (chapter 2's "
+                         "CNN); finetune='scratch' trains without one")
+    key_in, seq_in = cnn_inputs(data, config.input)
     n_classes = len(data.classes)
     size = data.key.shape[-1]
     cnn_key = _key({"data": data.fingerprint(), "source": _weights_hash(source) if source
-                    else None, "finetune": config.finetune, "cnn": config.cnn.to_dict(),
+                    else None, "finetune": config.finetune, "input": config.input,
+                    "cnn": config.cnn.to_dict(),
                     "seq_length": config.seq_length, "seed": config.seed,
                     "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds],
                     "code": _code_hash()})
@@ -613,9 +692,9 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
     def conv_arrays():  # frozen conv features, computed once and only if a fold needs them
         if not conv:
             n, t = data.seq.shape[:2]
-            conv["key"] = conv_features(source, data.key.reshape(-1, size, size)).reshape(
+            conv["key"] = conv_features(source, key_in.reshape(-1, size, size)).reshape(
                 n, 5, -1)
-            conv["seq"] = conv_features(source, data.seq.reshape(-1, size, size)).reshape(
+            conv["seq"] = conv_features(source, seq_in.reshape(-1, size, size)).reshape(
                 n, t, -1)
         return conv
 
@@ -624,9 +703,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
         fold_dir = root / f"fold{k}-sub{f.subject}"
         res_path = fold_dir / f"lstm-{lstm_key}" / "result.json"
         if res_path.is_file():
-            r = json.loads(res_path.read_text())
-            recs.append(FoldRecord(r["subject"], np.array(r["test_index"]),
-                                   np.array(r["y_pred"]), r["fitted_on"], r["info"]))
+            recs.append(load_record(res_path))
             if not quiet:
                 print(f"fold {k} (sub{f.subject}): loaded")
             continue
@@ -647,11 +724,12 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                 def build():
                     return _top_model(source, n_classes + 1)
             else:
-                x_fit = data.key[f.fit].reshape(-1, size, size)
-                x_val = data.key[f.val].reshape(-1, size, size)
+                x_fit = key_in[f.fit].reshape(-1, size, size)
+                x_val = key_in[f.val].reshape(-1, size, size)
 
                 def build():
-                    return _full_model(source, n_classes + 1, (size, size, 1))
+                    return _full_model(None if config.finetune == "scratch" else source,
+                                       n_classes + 1, (size, size, 1))
             res = training.fit(build, (x_fit, y_key[f.fit].ravel()),
                                (x_val, y_key[f.val].ravel()), config.cnn, fold_dir / "cnn",
                                label=f"micro CNN fold {k}: ", quiet=quiet)
@@ -663,7 +741,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                 sub = keras.Model(res.model.input, res.model.get_layer("relu_fc1").output)
                 n, t = data.seq.shape[:2]
                 fc1_seq = np.asarray(sub.predict(training.as_input(
-                    data.seq.reshape(-1, size, size)), batch_size=256, verbose=0),
+                    seq_in.reshape(-1, size, size)), batch_size=256, verbose=0),
                     np.float32).reshape(n, t, -1)
             info.update({"cnn_best_epoch": res.best_epoch + 1,
                          "cnn_val_accuracy": res.best_val_accuracy,
@@ -674,16 +752,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
             if not keep_models:
                 (fold_dir / "cnn" / "best.keras").unlink(missing_ok=True)
                 (fold_dir / "cnn" / "done.json").unlink(missing_ok=True)
-        # LSTM on the cached fc1 sequences
-        n, t, w = fc1_seq.shape
-        flat = (fc1_seq - fc1_seq[:, :1] if config.relative else fc1_seq).reshape(n, t * w)
-        lres = training.fit(lambda x=flat[f.fit], t=t, w=w: _lstm_model(x, t, w, n_classes,
-                                                                        config),
-                            (flat[f.fit], data.labels[f.fit]), (flat[f.val], data.labels[f.val]),
-                            config.lstm, res_path.parent, label=f"micro LSTM fold {k}: ",
-                            quiet=quiet)
-        prob = lres.model.predict(flat[f.test], batch_size=256, verbose=0)
-        y_pred = prob.argmax(axis=1)
+        y_pred, lres = lstm_fold(fc1_seq, data, f, config, res_path.parent,
+                                 f"micro LSTM fold {k}: ", quiet)
         fitted_on = {"cnn": info["cnn_fit"], "cnn_selection": info["cnn_val"],
                      "lstm": _subjects(data.subjects, f.fit),
                      "lstm_selection": _subjects(data.subjects, f.val)}
@@ -692,17 +762,15 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                 "lstm_best_epoch": lres.best_epoch + 1,
                 "lstm_val_accuracy": lres.best_val_accuracy,
                 "seconds": round(time.perf_counter() - t0, 2)}
-        write_text(res_path, json.dumps({"subject": f.subject, "test_index": f.test.tolist(),
-                                         "y_pred": y_pred.tolist(), "fitted_on": fitted_on,
-                                         "info": info}, allow_nan=True))
         recs.append(FoldRecord(f.subject, f.test, y_pred, fitted_on, info))
+        save_record(res_path, recs[-1])
         if not quiet:
             print(f"fold {k} (sub{f.subject}): {np.mean(y_pred == data.labels[f.test]):.2f} "
                   f"in {info['seconds']:.1f} s")
     out = MethodResult("cnn_lstm", config.describe(), data.classes, data.labels, recs,
                        data.description)
     out.path = root
-    out.conv = conv  # the frozen conv features, if computed (reused by the apex probe)
+    out.conv = conv  # the frozen conv features of the CNN's inputs, if computed
     return out
 
 
@@ -777,7 +845,30 @@ class SchemeRun:
                     text += (f"; {n_rich} clips close {closed:.0%} of the gap between "
                              f"{n_same} clips and the AU ceiling")
             out.append(text + ".")
+        if same is not None and "reference_lstm" in sc:
+            out.append(_stage_check(same, sc["reference_lstm"], sc.get("cnn_lstm")))
         return out
+
+
+def _stage_check(control: float, check: float, cnn_lstm: float | None) -> str:
+    """The stage check in words: what the LSTM reading the clip costs the control's own
+    network, and which stage the CNN + LSTM's shortfall against the control comes from."""
+    lost = control - check
+    text = (f"Stage check: the control's network (as many clips as a fold) read over the whole "
+            f"clip by the paper's LSTM, fitted in each fold like the CNN + LSTM's, reaches UF1 "
+            f"{check:.1%} against {control:.1%} read at the coded apex: "
+            + (f"the LSTM stage alone loses {100 * lost:.1f} points" if lost > FAR_BELOW else
+               f"the LSTM stage loses {100 * lost:.1f} points, close to reading the apex"
+               if lost > 0 else "the LSTM stage loses nothing"))
+    if cnn_lstm is not None and control - cnn_lstm > FAR_BELOW:
+        gap = control - cnn_lstm
+        own = check - cnn_lstm  # same LSTM stage, the paper's CNN stage instead of the control's
+        text += (f". Of the CNN + LSTM's {100 * gap:.1f} points under the control, "
+                 f"{100 * max(lost, 0):.1f} go to the LSTM reading the clip and "
+                 + (f"{100 * own:.1f} to its CNN stage's features" if own > 0 else
+                    "none to its CNN stage's features (they serve the LSTM as well as the "
+                    "control's)"))
+    return text + "."
 
 
 def _against(u: float, ref: float, what: str) -> str:
@@ -803,7 +894,8 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
         t = time.perf_counter()
         res["cnn_lstm"] = cnn_lstm(data, folds, source, config, artifacts, quiet)
         secs["cnn_lstm"] = time.perf_counter() - t
-        conv = res["cnn_lstm"].conv
+        if config.input == "frames":  # the apex probe reads the frames' conv features
+            conv = res["cnn_lstm"].conv
     t = time.perf_counter()
     res["lbp_top"] = lbp_top(data, folds, lbp)
     secs["lbp_top"] = time.perf_counter() - t
@@ -826,6 +918,11 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
             res[key] = mr.positive_control(data, folds, reference, n, cfg, artifacts, quiet,
                                            method=key)
         secs["positive control"] = time.perf_counter() - t
+        if with_cnn_lstm:
+            t = time.perf_counter()
+            res[mr.LSTM_CHECK] = mr.lstm_on_control(data, folds, res["reference_fold_size"],
+                                                    config, quiet)
+            secs["stage check"] = time.perf_counter() - t
     return SchemeRun(data, folds, res, secs)
 
 
@@ -892,7 +989,7 @@ def envelope_figure(clip, truth_row=None, title: str = ""):
     return fig
 
 
-def apex_difference(clip, gain: float = 8.0, size: int | None = None) -> np.ndarray:
+def apex_difference(clip, gain: float = GAIN, size: int | None = None) -> np.ndarray:
     """``(3, H, W)`` uint8: onset frame, apex frame, and ``|apex - onset|`` times ``gain``."""
     from .datasets import read_key_frames
 

@@ -31,13 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .micro import METHODS, FoldRecord, MethodResult, MicroData, _subjects
+from .micro import GAIN, METHODS, FoldRecord, MethodResult, MicroData, _subjects, change_images
 
 #: Seed of the reference tree (the chapter's tree uses :data:`fer_helpers.micro.SEED`, 0):
 #: another seed draws other people.
 REFERENCE_SEED = 1
-#: Magnification of apex - onset differences, and the grey level of "no change".
-GAIN, MID = 8.0, 128.0
 #: Prefix of the reference subjects in :attr:`FoldRecord.fitted_on` (their folder names
 #: repeat the chapter's, ``01``, ``02``, ..., but they are other people).
 PREFIX = "reference sub"
@@ -46,8 +44,7 @@ PREFIX = "reference sub"
 def difference(key: np.ndarray, gain: float = GAIN) -> np.ndarray:
     """``(n, S, S)`` uint8: ``128 + gain * (apex - onset)`` of key frames ``(n, 5, S, S)``
     (onset, apex, offset, first, last), clipped to 0-255."""
-    k = np.asarray(key, np.float32)
-    return np.clip(MID + gain * (k[:, 1] - k[:, 0]), 0, 255).astype(np.uint8)
+    return change_images(key[:, 1], key[:, 0], gain)
 
 
 def train_config(epochs: int, precision: str = "auto"):
@@ -145,14 +142,67 @@ def positive_control(data: MicroData, folds, ref: Reference, n_clips: int, confi
     info = {"clips": len(idx), "best_epoch": res.best_epoch + 1,
             "val_accuracy": res.best_val_accuracy}
     recs = [FoldRecord(f.subject, f.test, pred[f.test], fitted, info) for f in folds]
-    return MethodResult(method, f"{METHODS[method]} ({len(idx)} clips)", data.classes,
-                        data.labels, recs,
-                        f"trained on {len(idx)} of the {len(ref.labels)} clips of "
-                        f"{ref.description}; tested on {data.description}")
+    out = MethodResult(method, f"{METHODS[method]} ({len(idx)} clips)", data.classes,
+                       data.labels, recs,
+                       f"trained on {len(idx)} of the {len(ref.labels)} clips of "
+                       f"{ref.description}; tested on {data.description}")
+    out.model, out.path = res.model, _workdir(artifacts, ref, n_clips, config)
+    return out
+
+
+def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
+                    quiet: bool = True) -> MethodResult:
+    """The stage check: the control's own network read over the whole clip by the paper's
+    LSTM stage, instead of at the coded apex.
+
+    Every clip of ``data`` is turned into change images (each frame minus the clip's first,
+    :func:`fer_helpers.micro.change_images`), passed through ``control``'s network up to
+    ``fc1``, and in every LOSO fold the LSTM of ``config`` (a
+    :class:`~fer_helpers.micro.MicroConfig`) is fitted on the fold's fitting subjects, its
+    epoch chosen on the fold's selection subjects, exactly as in
+    :func:`fer_helpers.micro.cnn_lstm`. The CNN stage is fixed (it saw only reference
+    people), so the difference between this and ``control`` is what the LSTM reading the
+    clip costs, given features that are known to carry the class. Folds are cached under
+    the control's directory.
+    """
+    import keras
+
+    from . import training
+    from .micro import _key, load_record, lstm_fold, save_record
+
+    net = control.model
+    sub = keras.Model(net.input, net.get_layer("relu_fc1").output)
+    n, t, size = data.seq.shape[:3]
+    seq = change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
+    fc1 = np.asarray(sub.predict(training.as_input(seq), batch_size=256, verbose=0),
+                     np.float32).reshape(n, t, -1)
+    key = _key({"data": data.fingerprint(), "lstm": config.lstm.to_dict(),
+                "units": config.lstm_units, "relative": config.relative,
+                "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout,
+                "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds]})
+    cnn = control.folds[0].fitted_on
+    recs = []
+    for k, f in enumerate(folds):
+        res_path = Path(control.path) / f"lstm-{data.scheme}-{key}" / f"fold{k}" / "result.json"
+        if res_path.is_file():
+            recs.append(load_record(res_path))
+            continue
+        y_pred, lres = lstm_fold(fc1, data, f, config, res_path.parent,
+                                 f"control + LSTM fold {k}: ", quiet)
+        recs.append(FoldRecord(f.subject, f.test, y_pred,
+                               {**cnn, "lstm": _subjects(data.subjects, f.fit),
+                                "lstm_selection": _subjects(data.subjects, f.val)},
+                               {**control.folds[0].info, "lstm_best_epoch": lres.best_epoch + 1}))
+        save_record(res_path, recs[-1])
+    return MethodResult(LSTM_CHECK, f"{METHODS[LSTM_CHECK]} ({control.folds[0].info['clips']} "
+                        "clips)", data.classes, data.labels, recs,
+                        f"{control.data}; the LSTM fitted in each LOSO fold")
 
 
 #: The two fits of the control in a :class:`~fer_helpers.micro.SchemeRun`'s results.
 FITS = ("reference_fold_size", "reference_all")
+#: The stage check's key there (:func:`lstm_on_control`).
+LSTM_CHECK = "reference_lstm"
 
 
 def clips(run) -> dict[str, int] | None:
@@ -175,12 +225,13 @@ def by_clips(run) -> tuple[dict, dict, dict]:
     curve = ({"positive control (other SynthFACS people)": [(n[k], sc[k]) for k in FITS]}
              if n else {})
     n_fold = fold_size(run.data, run.folds)
-    points = {METHODS[m]: (n_fold, sc[m]) for m in COMPARED if m in sc}
+    points = {METHODS[m]: (n_fold, sc[m]) for m in (*COMPARED, LSTM_CHECK) if m in sc}
     lines = {name: sc[m] for m, name in (("au_ceiling", "AU ceiling"),
                                           ("majority", "majority class of the training subjects"))
              if m in sc}
     return curve, points, lines
 
 
-__all__ = ["FITS", "GAIN", "PREFIX", "REFERENCE_SEED", "Reference", "by_clips", "clips",
-           "difference", "fold_size", "positive_control", "subset", "train_config"]
+__all__ = ["FITS", "GAIN", "LSTM_CHECK", "PREFIX", "REFERENCE_SEED", "Reference", "by_clips",
+           "clips", "difference", "fold_size", "lstm_on_control", "positive_control", "subset",
+           "train_config"]

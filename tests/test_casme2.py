@@ -350,3 +350,10 @@ def test_not_a_casme2_folder(tmp_path):
     _tree(tmp_path)
     with pytest.raises(DatasetFormatError, match=r"no cropped frame folder.*Cropped"):
         load_casme2(tmp_path / "c2", variant="cropped")
+
+
+def test_the_writer_takes_microstyle_fields_only(tmp_path):
+    for bad in ({"fps": 100}, {"intensty": (1, 2)}):
+        with pytest.raises(TypeError, match="unknown style argument"):
+            write_casme2(tmp_path / "x", n_subjects=1, n_jobs=1, **bad)
+    assert not (tmp_path / "x").exists()

@@ -37,12 +37,12 @@ def source():
     return models.paper_cnn((SIZE, SIZE, 1), 8)
 
 
-def _config(finetune="top"):
+def _config(finetune="top", input="frames"):
     cnn = training.TrainConfig(epochs=1, batch_size=16, precision="float32", augmentation=None,
                                val_fraction=0.3)
     lstm = training.TrainConfig(epochs=1, batch_size=8, precision="float32", augmentation=None)
     return micro.MicroConfig(seq_length=4, lstm_units=4, finetune=finetune, cnn=cnn, lstm=lstm,
-                             relative=True)
+                             relative=True, input=input)
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def _nearest(rows, pool):
     return np.sqrt(d.min(axis=1))
 
 
-def _check_fold(k, fold, rec, calls, data, conv_key, fold_dir):
+def _check_fold(k, fold, rec, calls, data, conv_key, fold_dir, input="frames"):
     """The test subject reaches neither stage of fold ``k``: by the recorded subjects and by
     the very arrays each ``fit`` received."""
     others = sorted(set(data.subjects.tolist()) - {fold.subject})
@@ -86,13 +86,18 @@ def _check_fold(k, fold, rec, calls, data, conv_key, fold_dir):
     test = data.subjects == fold.subject
     # CNN stage: its inputs are rows of the key frames (conv features or images) of the
     # other subjects, never the test subject's
+    key = micro.cnn_inputs(data, input)[0]
     key_rows = _rows(conv_key.reshape(-1, conv_key.shape[-1]) if conv_key is not None
-                     else data.key.reshape(-1, SIZE * SIZE))
+                     else key.reshape(-1, SIZE * SIZE))
     frame_test = np.repeat(test, 5)
+    # as change images every clip's first frame is the same mid-grey image: the test
+    # subject's apex rows are what no other clip has
+    apex = np.tile(np.arange(5) == 1, len(test))
+    own = frame_test if input == "frames" else frame_test & apex
     for part in ("train", "val"):
         x = _rows(cnn_call[part].reshape(len(cnn_call[part]), -1))
         assert _nearest(x, key_rows[~frame_test]).max() < 1e-3
-        assert _nearest(x, key_rows[frame_test]).min() > 1e-2
+        assert _nearest(x, key_rows[own]).min() > 1e-2
     assert len(cnn_call["train"]) == 5 * np.isin(data.subjects, rec.fitted_on["cnn"]).sum()
     # LSTM stage: the fold's fc1 sequences of the other subjects only, as the change from
     # each clip's first frame (MicroConfig.relative, on in _config)
@@ -127,6 +132,32 @@ def test_whole_cnn_finetuning_keeps_the_test_subject_out(data, source, spy, tmp_
     res = micro.cnn_lstm(data, folds, source, _config("all"), tmp_path)
     _check_fold(0, folds[0], res.folds[0], spy, data, None,
                 next(res.path.glob("fold0-sub*")))
+
+
+def test_change_input_keeps_the_test_subject_out(data, source, spy, tmp_path):
+    """The default CNN input (each frame's change from the clip's first), top and scratch."""
+    folds = micro.loso_folds(data.subjects, val_fraction=0.3)[:1]
+    top = micro.cnn_lstm(data, folds, source, _config("top", "change"), tmp_path)
+    _check_fold(0, folds[0], top.folds[0], spy, data, top.conv["key"],
+                next(top.path.glob("fold0-sub*")), "change")
+    spy.clear()
+    scratch = micro.cnn_lstm(data, folds, None, _config("scratch", "change"), tmp_path)
+    _check_fold(0, folds[0], scratch.folds[0], spy, data, None,
+                next(scratch.path.glob("fold0-sub*")), "change")
+    assert scratch.path != top.path
+
+
+def test_change_images_are_the_magnified_change_from_the_first_frame(data):
+    key, seq = micro.cnn_inputs(data, "change")
+    assert key.dtype == seq.dtype == np.uint8
+    assert (key[:, 3] == 128).all() and (seq[:, 0] == 128).all()  # the first frame itself
+    d = data.key[:, 1].astype(int) - data.key[:, 3].astype(int)
+    assert np.array_equal(key[:, 1], np.clip(128 + 8 * d, 0, 255))
+    assert micro.cnn_inputs(data, "frames")[0] is data.key
+    with pytest.raises(ValueError, match="'change' or 'frames'"):
+        micro.cnn_inputs(data, "pixels")
+    with pytest.raises(ValueError, match="needs a source model"):
+        micro.cnn_lstm(data, micro.loso_folds(data.subjects)[:1], None, _config("top"), ".")
 
 
 def test_baselines_fit_on_training_subjects_only(data, source):

@@ -157,3 +157,44 @@ def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
     assert "this method is close to it" in lines[0]
     assert "with 40 clips it already reaches the AU ceiling" in lines[1]
     assert "nan" not in " ".join(lines)
+
+
+def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(trees, tmp_path,
+                                                                            monkeypatch):
+    data, ref = trees
+    folds = micro.loso_folds(data.subjects, val_fraction=0.3)
+    control = mr.positive_control(data, folds, ref, mr.fold_size(data, folds),
+                                  mr.train_config(1, "float32"), tmp_path)
+    lstm = training.TrainConfig(epochs=1, batch_size=8, precision="float32", augmentation=None)
+    config = micro.MicroConfig(seq_length=4, lstm_units=4, lstm=lstm)
+    calls = []
+    real = training.fit
+
+    def spy(build, train, val, cfg, workdir, **kw):
+        calls.append((np.asarray(train[1]), np.asarray(val[1])))
+        return real(build, train, val, cfg, workdir, **kw)
+
+    monkeypatch.setattr(training, "fit", spy)
+    res = mr.lstm_on_control(data, folds, control, config)
+    assert res.method == mr.LSTM_CHECK and len(res.y_pred) == len(data)
+    assert len(calls) == len(folds)
+    for fold, rec, (y_fit, y_val) in zip(folds, res.folds, calls, strict=True):
+        assert len(y_fit) == len(fold.fit) and len(y_val) == len(fold.val)
+        assert fold.subject not in rec.fitted_on["lstm"] + rec.fitted_on["lstm_selection"]
+        assert rec.fitted_on["lstm"] == micro._subjects(data.subjects, fold.fit)
+        assert all(s.startswith(mr.PREFIX) for s in rec.fitted_on["reference_cnn"])
+    calls.clear()
+    again = mr.lstm_on_control(data, folds, control, config)  # cached folds
+    assert calls == [] and np.array_equal(again.y_pred, res.y_pred)
+
+
+def test_the_stage_check_splits_the_shortfall_between_the_two_stages():
+    text = micro._stage_check(0.56, 0.32, 0.24)
+    assert "reaches UF1 32.0% against 56.0%" in text
+    assert "the LSTM stage alone loses 24.0 points" in text
+    assert "Of the CNN + LSTM's 32.0 points under the control, 24.0 go to the LSTM" in text
+    assert "8.0 to its CNN stage's features" in text
+    assert "close to reading the apex" in micro._stage_check(0.56, 0.50, None)
+    assert "loses nothing" in micro._stage_check(0.50, 0.55, 0.52)
+    both = micro._stage_check(0.56, 0.30, 0.35)  # its own CNN stage serves the LSTM better
+    assert "none to its CNN stage's features" in both

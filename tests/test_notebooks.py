@@ -63,12 +63,14 @@ def test_chapters_record_their_numbers(built_book):
 def test_micro_chapter_records_three_methods_beside_its_ceiling(built_book):
     ch6 = json.loads((ROOT / "_build" / "results.json").read_text())["06_micro_expressions"]
     for m in ("cnn_lstm", "lbp_top", "apex_cnn", "majority", "au_ceiling",
-              "reference_fold_size", "reference_all"):  # the last two: the positive control
+              "reference_fold_size", "reference_all",  # the positive control
+              "reference_lstm"):  # and its stage check
         assert set(ch6[m]) == {"accuracy", "uf1", "uar"}, m
     assert len(ch6["classes"]) == 5 and "SynthFACS (synthetic)" in ch6["data"]
     nb = (ROOT / "book" / "_generated" / "06_micro_expressions.ipynb").read_text()
     assert "under the AU ceiling" in nb  # the computed verdict lines
     assert "Positive control, the apex - onset CNN" in nb
+    assert "Stage check: the control's network" in nb
 
 
 def test_transfer_chapter_records_its_matrix_and_au_heads(built_book):

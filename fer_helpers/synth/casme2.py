@@ -21,6 +21,7 @@ import os
 import re
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -99,11 +100,8 @@ def _plan(seed: int, n_subjects: int, clips_per_subject, weights):
 
 
 def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4, 15),
-                 size: int = 128, raw_size: tuple[int, int] | None = None,
-                 cropped: bool = True, envelope=(40, 100), neutral=(10, 40),
-                 intensity=(0.5, 1.5), p_one_sided: float = 0.4, p_blink: float = 0.3,
-                 head_motion: float = 0.02, weights=CASME2_COUNTS, p_slash_apex: float = 0.04,
-                 quality: int = 90, n_jobs: int | None = None):
+                 cropped: bool = True, weights=CASME2_COUNTS, p_slash_apex: float = 0.04,
+                 quality: int = 90, n_jobs: int | None = None, **style):
     """Write a CASME II tree of SynthFACS micro-expression clips (200 fps, grey JPEG).
 
     Parameters
@@ -117,15 +115,9 @@ def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4
         The same seed and arguments give the same bytes, whatever ``n_jobs``.
     clips_per_subject : (int, int)
         Inclusive range of clips per subject.
-    size : int
-        Crop size; raw frames are rendered at this size too unless ``raw_size`` is given.
-    raw_size : (width, height), optional
-        Render raw frames at this size (CASME II: ``(640, 480)``, about 6x slower).
     cropped : bool
         Also write ``Cropped/subNN/<clip>/reg_img{n}.jpg``: each frame registered to the
         face frame, which removes the head motion.
-    envelope, neutral, intensity, p_one_sided, p_blink, head_motion
-        See :class:`~fer_helpers.synth.micro.MicroStyle`.
     weights : sequence of 7 floats
         Class weights in :data:`~fer_helpers.synth.micro.CASME2_EMOTIONS` order (default:
         roughly CASME II's class sizes).
@@ -136,6 +128,11 @@ def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4
     n_jobs : int, optional
         Worker processes (default: all cores). Workers are spawned: in a script, call this
         under ``if __name__ == "__main__":``.
+    **style
+        Fields of :class:`~fer_helpers.synth.micro.MicroStyle` (crop ``size``, ``raw_size``
+        (CASME II: ``(640, 480)``, about 6x slower), ``envelope``, ``neutral``,
+        ``intensity``, ``p_one_sided``, ``p_blink``, ``head_motion``); the rest keep its
+        defaults.
 
     Returns
     -------
@@ -145,9 +142,11 @@ def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4
         first/last frame, onset/apex/offset (absolute), ``apex_in_sheet``, blink, head
         motion and ``AU{n}_L``/``AU{n}_R`` peak intensities (subject's left/right).
     """
-    style = MicroStyle(size=size, raw_size=raw_size, envelope=tuple(envelope),
-                       neutral=tuple(neutral), intensity=tuple(intensity),
-                       p_one_sided=p_one_sided, p_blink=p_blink, head_motion=head_motion)
+    unknown = sorted(set(style) - ({f.name for f in fields(MicroStyle)} - {"fps"}))
+    if unknown:  # fps too: a CASME II tree is 200 fps
+        raise TypeError(f"write_casme2 got unknown style argument(s) {unknown}; it takes the "
+                        "fields of MicroStyle but fps")
+    style = MicroStyle(**{k: tuple(v) if isinstance(v, list) else v for k, v in style.items()})
     if n_subjects < 1 or not 1 <= clips_per_subject[0] <= clips_per_subject[1]:
         raise ValueError(f"need n_subjects >= 1 and 1 <= clips_per_subject[0] <= [1], got "
                          f"{n_subjects} and {clips_per_subject}")
