@@ -163,12 +163,13 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     :func:`fer_helpers.micro.cnn_lstm`. The CNN stage is fixed (it saw only reference
     people), so the difference between this and ``control`` is what the LSTM reading the
     clip costs, given features that are known to carry the class. Folds are cached under
-    the control's directory.
+    the control's directory, keyed by the data, the control's weights, the LSTM's
+    configuration, the folds and the code of :mod:`fer_helpers.micro`.
     """
     import keras
 
     from . import training
-    from .micro import _key, load_record, lstm_fold, save_record
+    from .micro import _code_hash, _key, _weights_hash, load_record, lstm_fold, save_record
 
     net = control.model
     sub = keras.Model(net.input, net.get_layer("relu_fc1").output)
@@ -176,7 +177,8 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     seq = change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
     fc1 = np.asarray(sub.predict(training.as_input(seq), batch_size=256, verbose=0),
                      np.float32).reshape(n, t, -1)
-    key = _key({"data": data.fingerprint(), "lstm": config.lstm.to_dict(),
+    key = _key({"data": data.fingerprint(), "control": _weights_hash(net), "code": _code_hash(),
+                "lstm": config.lstm.to_dict(),
                 "units": config.lstm_units, "relative": config.relative,
                 "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout,
                 "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds]})

@@ -90,10 +90,9 @@ def _check_fold(k, fold, rec, calls, data, conv_key, fold_dir, input="frames"):
     key_rows = _rows(conv_key.reshape(-1, conv_key.shape[-1]) if conv_key is not None
                      else key.reshape(-1, SIZE * SIZE))
     frame_test = np.repeat(test, 5)
-    # as change images every clip's first frame is the same mid-grey image: the test
-    # subject's apex rows are what no other clip has
-    apex = np.tile(np.arange(5) == 1, len(test))
-    own = frame_test if input == "frames" else frame_test & apex
+    # as change images every clip's first frame is the same mid-grey image, which other
+    # clips have too: the test subject's other key frames are what no other clip has
+    own = frame_test & (key.reshape(len(frame_test), -1) != 128).any(axis=1)
     for part in ("train", "val"):
         x = _rows(cnn_call[part].reshape(len(cnn_call[part]), -1))
         assert _nearest(x, key_rows[~frame_test]).max() < 1e-3
@@ -135,9 +134,12 @@ def test_whole_cnn_finetuning_keeps_the_test_subject_out(data, source, spy, tmp_
 
 
 def test_change_input_keeps_the_test_subject_out(data, source, spy, tmp_path):
-    """The default CNN input (each frame's change from the clip's first), top and scratch."""
+    """The other CNN input (each frame's change from the clip's first), top and scratch."""
     folds = micro.loso_folds(data.subjects, val_fraction=0.3)[:1]
     top = micro.cnn_lstm(data, folds, source, _config("top", "change"), tmp_path)
+    change = micro.cnn_inputs(data, "change")[0]  # the top's conv features are of these
+    assert np.allclose(top.conv["key"].reshape(-1, top.conv["key"].shape[-1]),
+                       micro.conv_features(source, change.reshape(-1, SIZE, SIZE)), atol=1e-4)
     _check_fold(0, folds[0], top.folds[0], spy, data, top.conv["key"],
                 next(top.path.glob("fold0-sub*")), "change")
     spy.clear()

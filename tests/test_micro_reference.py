@@ -161,6 +161,8 @@ def test_the_verdict_compares_each_method_with_the_control_at_its_size(trees):
 
 def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(trees, tmp_path,
                                                                             monkeypatch):
+    import keras
+
     data, ref = trees
     folds = micro.loso_folds(data.subjects, val_fraction=0.3)
     control = mr.positive_control(data, folds, ref, mr.fold_size(data, folds),
@@ -171,30 +173,49 @@ def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(tre
     real = training.fit
 
     def spy(build, train, val, cfg, workdir, **kw):
-        calls.append((np.asarray(train[1]), np.asarray(val[1])))
-        return real(build, train, val, cfg, workdir, **kw)
+        res = real(build, train, val, cfg, workdir, **kw)
+        calls.append((np.asarray(train[0]), np.asarray(val[0]), res.model))
+        return res
 
     monkeypatch.setattr(training, "fit", spy)
     res = mr.lstm_on_control(data, folds, control, config)
     assert res.method == mr.LSTM_CHECK and len(res.y_pred) == len(data)
     assert len(calls) == len(folds)
-    for fold, rec, (y_fit, y_val) in zip(folds, res.folds, calls, strict=True):
-        assert len(y_fit) == len(fold.fit) and len(y_val) == len(fold.val)
+    # the sequences the LSTM reads: the control's fc1 of the change images, minus frame 0
+    sub = keras.Model(control.model.input, control.model.get_layer("relu_fc1").output)
+    n, t, size = data.seq.shape[:3]
+    seq = micro.change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
+    fc1 = np.asarray(sub.predict(training.as_input(seq), verbose=0)).reshape(n, t, -1)
+    rows = (fc1 - fc1[:, :1]).reshape(n, -1)
+    for fold, rec, (x_fit, x_val, model) in zip(folds, res.folds, calls, strict=True):
+        test = data.subjects == fold.subject
+        for x, idx in ((x_fit, fold.fit), (x_val, fold.val)):
+            assert np.allclose(x, rows[idx], atol=1e-4)  # exactly the fold's clips ...
+            gap = np.abs(x[:, None] - rows[test][None]).max(axis=2)
+            assert gap.min() > 1e-3  # ... and none of the test subject's
+        # the standardisation statistics are the fitting clips' only
+        mean = model.get_layer("standardize").mean
+        assert np.allclose(np.ravel(mean), rows[fold.fit].reshape(-1, fc1.shape[-1]).mean(0),
+                           atol=1e-4)
         assert fold.subject not in rec.fitted_on["lstm"] + rec.fitted_on["lstm_selection"]
-        assert rec.fitted_on["lstm"] == micro._subjects(data.subjects, fold.fit)
         assert all(s.startswith(mr.PREFIX) for s in rec.fitted_on["reference_cnn"])
     calls.clear()
     again = mr.lstm_on_control(data, folds, control, config)  # cached folds
     assert calls == [] and np.array_equal(again.y_pred, res.y_pred)
+    mr.lstm_on_control(data, folds, control, micro.MicroConfig(seq_length=4, lstm_units=5,
+                                                                 lstm=lstm))
+    assert len(calls) == len(folds)  # another LSTM is fitted again, not loaded
 
 
-def test_the_stage_check_splits_the_shortfall_between_the_two_stages():
+def test_the_stage_check_reads_as_two_signed_steps_that_sum_to_the_gap():
     text = micro._stage_check(0.56, 0.32, 0.24)
     assert "reaches UF1 32.0% against 56.0%" in text
-    assert "the LSTM stage alone loses 24.0 points" in text
-    assert "Of the CNN + LSTM's 32.0 points under the control, 24.0 go to the LSTM" in text
-    assert "8.0 to its CNN stage's features" in text
-    assert "close to reading the apex" in micro._stage_check(0.56, 0.50, None)
-    assert "loses nothing" in micro._stage_check(0.50, 0.55, 0.52)
-    both = micro._stage_check(0.56, 0.30, 0.35)  # its own CNN stage serves the LSTM better
-    assert "none to its CNN stage's features" in both
+    assert "moves it 24.0 points down;" in text
+    assert "a further 8.0 points down (within the run-to-run spread of one seed)" in text
+    assert "to the CNN + LSTM's 24.0%" in text
+    # the check above the control, the CNN + LSTM above the check: steps go up, never capped
+    up = micro._stage_check(0.56, 0.70, 0.30)
+    assert "moves it 14.0 points up;" in up and "a further 40.0 points down" in up
+    better = micro._stage_check(0.56, 0.30, 0.45)
+    assert "26.0 points down;" in better and "a further 15.0 points up," in better
+    assert "swapping" not in micro._stage_check(0.56, 0.50, None)

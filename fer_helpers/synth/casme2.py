@@ -99,7 +99,7 @@ def _plan(seed: int, n_subjects: int, clips_per_subject, weights):
     return jobs
 
 
-def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4, 15),
+def write_casme2(root, *, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4, 15),
                  cropped: bool = True, weights=CASME2_COUNTS, p_slash_apex: float = 0.04,
                  quality: int = 90, n_jobs: int | None = None, **style):
     """Write a CASME II tree of SynthFACS micro-expression clips (200 fps, grey JPEG).
@@ -146,7 +146,8 @@ def write_casme2(root, n_subjects: int = 26, seed: int = 0, clips_per_subject=(4
     if unknown:  # fps too: a CASME II tree is 200 fps
         raise TypeError(f"write_casme2 got unknown style argument(s) {unknown}; it takes the "
                         "fields of MicroStyle but fps")
-    style = MicroStyle(**{k: tuple(v) if isinstance(v, list) else v for k, v in style.items()})
+    style = MicroStyle(**{k: tuple(np.asarray(v).tolist()) if isinstance(v, (list, np.ndarray))
+                          else v for k, v in style.items()})
     if n_subjects < 1 or not 1 <= clips_per_subject[0] <= clips_per_subject[1]:
         raise ValueError(f"need n_subjects >= 1 and 1 <= clips_per_subject[0] <= [1], got "
                          f"{n_subjects} and {clips_per_subject}")
