@@ -632,7 +632,7 @@ def lstm_fold(fc1_seq: np.ndarray, data: MicroData, fold: Fold, config: MicroCon
     res = training.fit(lambda x=flat[f.fit]: _lstm_model(x, t, w, len(data.classes), config),
                        (flat[f.fit], data.labels[f.fit]), (flat[f.val], data.labels[f.val]),
                        config.lstm, workdir, label=label, quiet=quiet)
-    prob = res.model.predict(flat[f.test], batch_size=256, verbose=0)
+    prob = np.asarray(res.model(flat[f.test], training=False))  # no predict(): no tracing
     return prob.argmax(axis=1), res
 
 
