@@ -220,7 +220,7 @@ def by_clips(run) -> tuple[dict, dict, dict]:
     :func:`fer_helpers.plotting.score_by_clips`: the control's two fits as a curve, each
     method at a fold's clip count (what it trained on), the AU ceiling and the majority
     baseline as lines. Without a control the curve is empty."""
-    from .micro import COMPARED
+    from .micro import COMPARED, uniform_guess
 
     sc = {name: r.scores()["uf1"] for name, r in run.results.items()}
     n = clips(run)
@@ -231,6 +231,7 @@ def by_clips(run) -> tuple[dict, dict, dict]:
     lines = {name: sc[m] for m, name in (("au_ceiling", "AU ceiling"),
                                           ("majority", "majority class of the training subjects"))
              if m in sc}
+    lines["uniform guess"] = uniform_guess(run.data.labels, len(run.data.classes))["uf1"]
     return curve, points, lines
 
 
