@@ -218,8 +218,9 @@ def clips(run) -> dict[str, int] | None:
 def by_clips(run) -> tuple[dict, dict, dict]:
     """UF1 against training clips of a :class:`~fer_helpers.micro.SchemeRun`, for
     :func:`fer_helpers.plotting.score_by_clips`: the control's two fits as a curve, each
-    method at a fold's clip count (what it trained on), the AU ceiling and the majority
-    baseline as lines. Without a control the curve is empty."""
+    method (and the stage check) at a fold's clip count (what it trained on), the AU ceiling,
+    the majority baseline and a uniform guess as lines. Without a control the curve is
+    empty."""
     from .micro import COMPARED, uniform_guess
 
     sc = {name: r.scores()["uf1"] for name, r in run.results.items()}

@@ -164,7 +164,7 @@ def score_by_clips(curve: dict, points: dict, lines: dict, score: str = "UF1",
                                  marker={"size": 11, "symbol": "diamond"}))
     for name, y in lines.items():
         fig.add_hline(y=y, line={"dash": "dash", "color": "#888"}, annotation_text=name,
-                      annotation_position="top left")
+                      annotation_position="top right")
     fig.update_layout(title=title, xaxis={"title": "training clips", "type": "log"},
                       yaxis={"title": score, "range": [0, 1.05], "tickformat": ".0%"},
                       width=720, height=460, legend={"orientation": "h", "y": -0.25})
