@@ -104,6 +104,8 @@ METHODS = {"cnn_lstm": "CNN + LSTM (the paper's model)", "lbp_top": "LBP-TOP + l
                             "all their clips",
            "reference_lstm": "stage check: the control's network (as many clips as a fold) "
                              "read over the whole clip by the paper's LSTM"}
+#: Inverse regularisation of the apex probe's logistic regression (:func:`apex_cnn`).
+PROBE_C = 1.0
 #: The methods compared with the ceiling and the positive control (the rest are references).
 COMPARED = ("cnn_lstm", "lbp_top", "apex_cnn")
 
@@ -383,15 +385,21 @@ def lbp_top(data: MicroData, folds: list[Fold], settings: lbptop.LBPTop | None =
 
 
 # ------------------------------------------------------------------------ the CNN parts
-def conv_features(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """``(n, d)`` float32: ``images`` (n, S, S) through ``model`` up to ``flatten``."""
+def layer_output(model, images: np.ndarray, layer: str, batch_size: int = 256
+                 ) -> np.ndarray:
+    """``(n, ...)`` float32: ``images`` (n, S, S) through ``model`` up to ``layer``."""
     import keras
 
     from .training import as_input
 
-    sub = keras.Model(model.input, model.get_layer("flatten").output)
+    sub = keras.Model(model.input, model.get_layer(layer).output)
     return np.asarray(sub.predict(as_input(images), batch_size=batch_size, verbose=0),
                       np.float32)
+
+
+def conv_features(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``(n, d)`` float32: ``images`` (n, S, S) through ``model`` up to ``flatten``."""
+    return layer_output(model, images, "flatten", batch_size)
 
 
 def _fc1(model, conv: np.ndarray) -> np.ndarray:
@@ -401,7 +409,7 @@ def _fc1(model, conv: np.ndarray) -> np.ndarray:
 
 
 def apex_cnn(data: MicroData, folds: list[Fold], source, conv_apex: np.ndarray | None = None,
-             C: float = 1.0) -> MethodResult:
+             C: float = PROBE_C) -> MethodResult:
     """The apex frame through chapter 2's CNN alone: a **linear probe**.
 
     The chapter-2 model is frozen; its ``fc1`` features (512, after ReLU) of each clip's apex
@@ -750,13 +758,9 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
             if config.finetune == "top":
                 fc1_seq = _fc1(res.model, conv_arrays()["seq"])
             else:
-                import keras
-
-                sub = keras.Model(res.model.input, res.model.get_layer("relu_fc1").output)
                 n, t = data.seq.shape[:2]
-                fc1_seq = np.asarray(sub.predict(training.as_input(
-                    seq_in.reshape(-1, size, size)), batch_size=256, verbose=0),
-                    np.float32).reshape(n, t, -1)
+                fc1_seq = layer_output(res.model, seq_in.reshape(-1, size, size),
+                                       "relu_fc1").reshape(n, t, -1)
             info.update({"cnn_best_epoch": res.best_epoch + 1,
                          "cnn_val_accuracy": res.best_val_accuracy,
                          "cnn_fit": _subjects(data.subjects, f.fit),
@@ -1133,9 +1137,10 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
 
 
 
-__all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "Chapter", "Fold",
+__all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "PROBE_C", "Chapter", "Fold",
            "FoldRecord", "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
            "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
-           "envelope_figure", "example_clip", "lbp_top", "load_data", "loso_folds", "majority",
-           "motion_signal", "run_scheme", "scores", "settings", "setup_chapter",
+           "envelope_figure", "example_clip", "layer_output", "lbp_top", "load_data",
+           "loso_folds", "majority", "motion_signal", "run_scheme", "scores", "settings",
+           "setup_chapter",
            "synthfacs_casme2_path", "table4", "tree", "uniform_guess"]

@@ -39,6 +39,10 @@ REFERENCE_SEED = 1
 #: Prefix of the reference subjects in :attr:`FoldRecord.fitted_on` (their folder names
 #: repeat the chapter's, ``01``, ``02``, ..., but they are other people).
 PREFIX = "reference sub"
+#: The two fits of the control in a :class:`~fer_helpers.micro.SchemeRun`'s results.
+FITS = ("reference_fold_size", "reference_all")
+#: The stage check's key there (:func:`lstm_on_control`).
+LSTM_CHECK = "reference_lstm"
 
 
 def difference(key: np.ndarray, gain: float = GAIN) -> np.ndarray:
@@ -131,10 +135,11 @@ def positive_control(data: MicroData, folds, ref: Reference, n_clips: int, confi
     idx = subset(ref.subjects, n_clips)
     fit, val = subject_holdout(idx, ref.subjects, config.val_fraction, config.seed)
     size = ref.images.shape[-1]
+    workdir = _workdir(artifacts, ref, n_clips, config)
     res = training.fit(lambda: models.paper_cnn((size, size, 1), len(data.classes)),
                        (ref.images[fit], ref.labels[fit]), (ref.images[val], ref.labels[val]),
-                       config, _workdir(artifacts, ref, n_clips, config),
-                       label=f"difference CNN, {len(idx)} clips: ", quiet=quiet)
+                       config, workdir, label=f"difference CNN, {len(idx)} clips: ",
+                       quiet=quiet)
     pred = res.model.predict(training.as_input(difference(data.key)), batch_size=256,
                              verbose=0).argmax(axis=1)
     fitted = {"reference_cnn": [PREFIX + s for s in _subjects(ref.subjects, fit)],
@@ -146,7 +151,7 @@ def positive_control(data: MicroData, folds, ref: Reference, n_clips: int, confi
                        data.labels, recs,
                        f"trained on {len(idx)} of the {len(ref.labels)} clips of "
                        f"{ref.description}; tested on {data.description}")
-    out.model, out.path = res.model, _workdir(artifacts, ref, n_clips, config)
+    out.model, out.path = res.model, workdir
     return out
 
 
@@ -166,17 +171,18 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     the control's directory, keyed by the data, the control's weights, the LSTM's
     configuration, the folds and the code of :mod:`fer_helpers.micro`.
     """
-    import keras
-
-    from . import training
-    from .micro import _code_hash, _key, _weights_hash, load_record, lstm_fold, save_record
+    from .micro import (
+        _code_hash,
+        _key,
+        _weights_hash,
+        layer_output,
+        load_record,
+        lstm_fold,
+        save_record,
+    )
 
     net = control.model
-    sub = keras.Model(net.input, net.get_layer("relu_fc1").output)
-    n, t, size = data.seq.shape[:3]
-    seq = change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
-    fc1 = np.asarray(sub.predict(training.as_input(seq), batch_size=256, verbose=0),
-                     np.float32).reshape(n, t, -1)
+    fc1 = None  # the clips' fc1 sequences, computed once and only if a fold needs them
     key = _key({"data": data.fingerprint(), "control": _weights_hash(net), "code": _code_hash(),
                 "lstm": config.lstm.to_dict(),
                 "units": config.lstm_units, "relative": config.relative,
@@ -189,6 +195,10 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
         if res_path.is_file():
             recs.append(load_record(res_path))
             continue
+        if fc1 is None:
+            n, t, size = data.seq.shape[:3]
+            seq = change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
+            fc1 = layer_output(net, seq, "relu_fc1").reshape(n, t, -1)
         y_pred, lres = lstm_fold(fc1, data, f, config, res_path.parent,
                                  f"control + LSTM fold {k}: ", quiet)
         recs.append(FoldRecord(f.subject, f.test, y_pred,
@@ -199,12 +209,6 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     return MethodResult(LSTM_CHECK, f"{METHODS[LSTM_CHECK]} ({control.folds[0].info['clips']} "
                         "clips)", data.classes, data.labels, recs,
                         f"{control.data}; the LSTM fitted in each LOSO fold")
-
-
-#: The two fits of the control in a :class:`~fer_helpers.micro.SchemeRun`'s results.
-FITS = ("reference_fold_size", "reference_all")
-#: The stage check's key there (:func:`lstm_on_control`).
-LSTM_CHECK = "reference_lstm"
 
 
 def clips(run) -> dict[str, int] | None:
