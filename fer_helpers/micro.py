@@ -58,8 +58,9 @@ GAIN, MID = 8.0, 128.0
 #: Per-profile sizes of chapter 6 (until :data:`fer_helpers.book.PROFILES` carries them):
 #: SynthFACS subjects and clips per subject, the frame size clips are rendered at, the class
 #: schemes the baselines run on and those the CNN + LSTM runs on (each of its folds trains two
-#: networks, ~10-15 s a fold on 2 cores, mostly graph tracing: quick runs it on 5 classes
-#: only), frames per clip for the LSTM, LSTM width, epochs of both stages, the fine-tuning mode
+#: networks, ~3-4 s a fold under quick on 2 cores with one compiled model per stage reused by
+#: the folds: quick runs it on 5 classes only), frames per clip for the LSTM, LSTM width,
+#: epochs of both stages, the fine-tuning mode,
 #: the LBP-TOP frame size and length, and the positive control's other SynthFACS subjects and
 #: epochs (:mod:`fer_helpers.micro_reference`).
 MICRO_DEFAULTS: dict[str, dict] = {
@@ -601,15 +602,18 @@ def _lstm_model(fit_x: np.ndarray, length: int, width: int, n_classes: int,
     import keras
     from keras import layers
 
+    from .models import FeatureStandardization
+
     inp = keras.Input((length * width,), name="fc1_sequence")
     x = layers.Reshape((length, width), name="frames")(inp)
-    frames = fit_x.reshape(-1, width)  # the fold's fitting clips only
-    x = layers.Normalization(axis=-1, mean=frames.mean(axis=0), variance=frames.var(axis=0),
-                             name="standardize", dtype="float32")(x)
+    standardize = FeatureStandardization(name="standardize", dtype="float32")
+    x = standardize(x)
     x = layers.LSTM(config.lstm_units, recurrent_dropout=config.recurrent_dropout,
                     name="lstm")(x)
     x = layers.Dropout(config.dropout, name="dropout_lstm")(x)
     out = layers.Dense(n_classes, activation="softmax", dtype="float32", name="output")(x)
+    frames = fit_x.reshape(-1, width)  # the fold's fitting clips only
+    standardize.set_statistics(frames.mean(axis=0), frames.var(axis=0))
     return keras.Model(inp, out, name="micro_lstm")
 
 
@@ -641,10 +645,13 @@ def _key_frame_targets(labels: np.ndarray, neutral: int) -> np.ndarray:
 
 
 def lstm_fold(fc1_seq: np.ndarray, data: MicroData, fold: Fold, config: MicroConfig,
-              workdir, label: str = "micro LSTM: ", quiet: bool = True):
+              workdir, label: str = "micro LSTM: ", quiet: bool = True,
+              reuse: dict | None = None):
     """The paper's LSTM stage in one fold: fitted on ``fold.fit``, its epoch chosen on
     ``fold.val``, predicting ``fold.test`` from ``(n, T, W)`` fc1 sequences (minus the first
-    frame's with ``config.relative``). Returns ``(y_pred, FitResult)``."""
+    frame's with ``config.relative``). ``reuse``: a dict kept across the folds, to train one
+    compiled model instead of tracing a new one per fold (:func:`fer_helpers.training.fit`).
+    Returns ``(y_pred, FitResult)``."""
     from . import training
 
     n, t, w = fc1_seq.shape
@@ -652,7 +659,7 @@ def lstm_fold(fc1_seq: np.ndarray, data: MicroData, fold: Fold, config: MicroCon
     f = fold
     res = training.fit(lambda x=flat[f.fit]: _lstm_model(x, t, w, len(data.classes), config),
                        (flat[f.fit], data.labels[f.fit]), (flat[f.val], data.labels[f.val]),
-                       config.lstm, workdir, label=label, quiet=quiet)
+                       config.lstm, workdir, label=label, quiet=quiet, reuse=reuse)
     prob = np.asarray(res.model(flat[f.test], training=False))  # no predict(): no tracing
     return prob.argmax(axis=1), res
 
@@ -710,6 +717,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                      **({"relative": True} if config.relative else {})})
     root = Path(artifacts) / f"micro-{data.scheme}-{cnn_key}"
     conv: dict = {}
+    pools: dict = {"cnn": {}, "lstm": {}}  # one compiled model per stage, reused by the folds
 
     def conv_arrays():  # frozen conv features, computed once and only if a fold needs them
         if not conv:
@@ -754,7 +762,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                                        n_classes + 1, (size, size, 1))
             res = training.fit(build, (x_fit, y_key[f.fit].ravel()),
                                (x_val, y_key[f.val].ravel()), config.cnn, fold_dir / "cnn",
-                               label=f"micro CNN fold {k}: ", quiet=quiet)
+                               label=f"micro CNN fold {k}: ", quiet=quiet,
+                               reuse=pools["cnn"])
             if config.finetune == "top":
                 fc1_seq = _fc1(res.model, conv_arrays()["seq"])
             else:
@@ -771,7 +780,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                 (fold_dir / "cnn" / "best.keras").unlink(missing_ok=True)
                 (fold_dir / "cnn" / "done.json").unlink(missing_ok=True)
         y_pred, lres = lstm_fold(fc1_seq, data, f, config, res_path.parent,
-                                 f"micro LSTM fold {k}: ", quiet)
+                                 f"micro LSTM fold {k}: ", quiet, pools["lstm"])
         fitted_on = {"cnn": info["cnn_fit"], "cnn_selection": info["cnn_val"],
                      "lstm": _subjects(data.subjects, f.fit),
                      "lstm_selection": _subjects(data.subjects, f.val)}

@@ -189,7 +189,7 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
                 "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout,
                 "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds]})
     cnn = control.folds[0].fitted_on
-    recs = []
+    recs, pool = [], {}  # one compiled LSTM, reused by the folds
     for k, f in enumerate(folds):
         res_path = Path(control.path) / f"lstm-{data.scheme}-{key}" / f"fold{k}" / "result.json"
         if res_path.is_file():
@@ -200,7 +200,7 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
             seq = change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
             fc1 = layer_output(net, seq, "relu_fc1").reshape(n, t, -1)
         y_pred, lres = lstm_fold(fc1, data, f, config, res_path.parent,
-                                 f"control + LSTM fold {k}: ", quiet)
+                                 f"control + LSTM fold {k}: ", quiet, pool)
         recs.append(FoldRecord(f.subject, f.test, y_pred,
                                {**cnn, "lstm": _subjects(data.subjects, f.fit),
                                 "lstm_selection": _subjects(data.subjects, f.val)},

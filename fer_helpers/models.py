@@ -54,6 +54,33 @@ class PerImageStandardization(layers.Layer):
         return {**super().get_config(), "floor": self.floor}
 
 
+@keras.saving.register_keras_serializable(package="fer_helpers")
+class FeatureStandardization(layers.Layer):
+    """``(x - mean) * scale`` per feature (last axis), with ``mean`` and ``scale`` as
+    non-trainable weights set by :meth:`set_statistics`.
+
+    Keras' ``Normalization`` layer turns statistics given to it into constants of the traced
+    graph; here they are variables, so a compiled model reused for another fold (see
+    ``reuse`` in :func:`fer_helpers.training.fit`) reads the statistics put into it.
+    """
+
+    def build(self, input_shape):
+        d = (input_shape[-1],)
+        self.mean = self.add_weight(name="mean", shape=d, initializer="zeros", trainable=False)
+        self.scale = self.add_weight(name="scale", shape=d, initializer="ones",
+                                     trainable=False)
+
+    def set_statistics(self, mean, variance, floor: float = 1e-6) -> None:
+        """Standardize with ``mean`` and ``variance`` (a variance under ``floor`` counts as
+        ``floor``)."""
+        self.mean.assign(ops.cast(mean, self.mean.dtype))
+        self.scale.assign(ops.cast(1.0 / ops.sqrt(ops.maximum(variance, floor)),
+                                   self.scale.dtype))
+
+    def call(self, x):
+        return (ops.cast(x, self.compute_dtype) - self.mean) * self.scale
+
+
 def _cnn(name: str, input_shape, n_classes: int, dense: int, use_bias: bool,
          conv_dropout: float, dense_dropout: float, activation: str = "softmax"
          ) -> keras.Model:

@@ -162,3 +162,28 @@ def test_the_novaemotions_stamp_covers_its_own_writer():
     assert spec["generator"] == generator_hash("casme2.py", "micro.py") != generator_hash()
     ref = micro._casme2_spec("ci", reference=True)
     assert ref["seed"] != spec["seed"] and ref["generator"] == spec["generator"]
+
+
+def test_the_data_step_writes_every_synthfacs_tree_the_user_does_not_give(tmp_path,
+                                                                          monkeypatch):
+    """``python -m fer_helpers.book data`` writes chapters 5 and 6's trees too (so the
+    chapters' times are their computation's), and none for a dataset given by path."""
+    from fer_helpers.book.__main__ import main
+
+    monkeypatch.setitem(book.PROFILES, "ci", {**book.PROFILES["ci"], "ck_subjects": 2,
+                                              "fer_rows": 30})
+    from fer_helpers.micro import synthfacs_casme2_path
+    from fer_helpers.transfer.domains import nova_path
+
+    real = tmp_path / "real_casme2"
+    real.mkdir()
+    assert main(["data", "--profile", "ci", "--data-dir", str(tmp_path / "a")]) == 0
+    assert (nova_path("ci", tmp_path / "a") / "labels.csv").is_file()
+    for reference in (False, True):
+        root = synthfacs_casme2_path("ci", tmp_path / "a", reference)
+        assert (root / "synthfacs_casme2.json").is_file()
+    assert main(["data", "--profile", "ci", "--data-dir", str(tmp_path / "b"),
+                 "--casme2", str(real)]) == 0
+    assert (nova_path("ci", tmp_path / "b") / "labels.csv").is_file()
+    assert not synthfacs_casme2_path("ci", tmp_path / "b").exists()
+    assert not synthfacs_casme2_path("ci", tmp_path / "b", True).exists()

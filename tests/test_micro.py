@@ -53,7 +53,8 @@ def spy(monkeypatch):
 
     def fit(build_model, train, val, config, workdir, label="", **kw):
         calls.append({"label": label, "train": np.asarray(train[0]),
-                      "val": np.asarray(val[0]), "workdir": workdir})
+                      "val": np.asarray(val[0]), "workdir": workdir,
+                      "reuse": id(kw.get("reuse"))})
         return real(build_model, train, val, config, workdir, label=label, **kw)
 
     monkeypatch.setattr(training, "fit", fit)
@@ -118,6 +119,10 @@ def test_no_test_subject_reaches_cnn_or_lstm_training(data, source, spy, tmp_pat
         fold_dir = next(res.path.glob(f"fold{k}-sub*"))
         _check_fold(k, fold, rec, spy, data, conv_key, fold_dir)
     assert len(res.y_pred) == len(data) and set(res.scores()) == {"accuracy", "uf1", "uar"}
+    # each stage trains one compiled model, shared by the folds (not one traced per fold)
+    for stage in ("CNN", "LSTM"):
+        pools = {c["reuse"] for c in spy if c["label"].startswith(f"micro {stage}")}
+        assert len(pools) == 1 and id(None) not in pools
     # a second run loads every fold: nothing is trained again
     spy.clear()
     again = micro.cnn_lstm(data, folds, source, _config("top"), tmp_path)

@@ -175,7 +175,9 @@ def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(tre
 
     def spy(build, train, val, cfg, workdir, **kw):
         res = real(build, train, val, cfg, workdir, **kw)
-        calls.append((np.asarray(train[0]), np.asarray(val[0]), res.model))
+        # the folds share one compiled model: its statistics are read now, not later
+        calls.append((np.asarray(train[0]), np.asarray(val[0]),
+                      np.array(res.model.get_layer("standardize").mean)))
         return res
 
     monkeypatch.setattr(training, "fit", spy)
@@ -188,15 +190,14 @@ def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(tre
     seq = micro.change_images(data.seq, data.seq[:, :1]).reshape(-1, size, size)
     fc1 = np.asarray(sub.predict(training.as_input(seq), verbose=0)).reshape(n, t, -1)
     rows = (fc1 - fc1[:, :1]).reshape(n, -1)
-    for fold, rec, (x_fit, x_val, model) in zip(folds, res.folds, calls, strict=True):
+    for fold, rec, (x_fit, x_val, mean) in zip(folds, res.folds, calls, strict=True):
         test = data.subjects == fold.subject
         for x, idx in ((x_fit, fold.fit), (x_val, fold.val)):
             assert np.allclose(x, rows[idx], atol=1e-4)  # exactly the fold's clips ...
             gap = np.abs(x[:, None] - rows[test][None]).max(axis=2)
             assert gap.min() > 1e-3  # ... and none of the test subject's
         # the standardisation statistics are the fitting clips' only
-        mean = model.get_layer("standardize").mean
-        assert np.allclose(np.ravel(mean), rows[fold.fit].reshape(-1, fc1.shape[-1]).mean(0),
+        assert np.allclose(mean, rows[fold.fit].reshape(-1, fc1.shape[-1]).mean(0),
                            atol=1e-4)
         assert fold.subject not in rec.fitted_on["lstm"] + rec.fitted_on["lstm_selection"]
         assert all(s.startswith(mr.PREFIX) for s in rec.fitted_on["reference_cnn"])

@@ -238,3 +238,59 @@ def test_multi_hot_targets_use_per_output_accuracy_and_select_on_auc(tmp_path):
     assert res.best_epoch == int(log.loc[log["val_auc"].idxmax(), "epoch"])
     assert res.best_val_accuracy == pytest.approx(
         float(log.loc[log["epoch"] == res.best_epoch, "val_accuracy"].iloc[0]))
+
+
+def _lstm_fold_model(fit_x, units=8):
+    from keras import layers
+
+    from fer_helpers.models import FeatureStandardization
+
+    inp = keras.Input((6 * 4,))
+    x = layers.Reshape((6, 4))(inp)
+    std = FeatureStandardization(dtype="float32")
+    x = layers.LSTM(units, recurrent_dropout=0.2)(std(x))
+    out = layers.Dense(3, activation="softmax")(layers.Dropout(0.5)(x))
+    std.set_statistics(fit_x.reshape(-1, 4).mean(0), fit_x.reshape(-1, 4).var(0))
+    return keras.Model(inp, out)
+
+
+def test_a_reused_model_trains_exactly_as_a_new_one(tmp_path):
+    """Three folds (of 3, 4 and 3 batches) through one pool: each fold's weights and history
+    equal those of a fit that builds its own model; the pool keeps one model (no new trace)
+    while the architecture stays, and takes a new one when it changes."""
+    cfg = training.TrainConfig(epochs=3, batch_size=8, augmentation=None, decay=0.0)
+    rng = np.random.default_rng(0)
+    folds = [(rng.normal(k, 1 + k, (n, 24)).astype("float32"), rng.integers(0, 3, n))
+             for k, n in enumerate((30, 35, 30))]
+    pool, kept = {}, []
+    for k, (x, y) in enumerate(folds):
+        fit, val = (x[:-6], y[:-6]), (x[-6:], y[-6:])
+        own = training.fit(lambda x=x: _lstm_fold_model(x), fit, val, cfg,
+                           tmp_path / f"own{k}", quiet=True)
+        own_w, own_hist = own.model.get_weights(), own.history
+        shared = training.fit(lambda x=x: _lstm_fold_model(x), fit, val, cfg,
+                              tmp_path / f"shared{k}", quiet=True, reuse=pool)
+        kept.append(shared.model)
+        for a, b in zip(own_w, shared.model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(own_hist["loss"], shared.history["loss"])
+        assert own.best_epoch == shared.best_epoch
+    assert kept[0] is kept[1] is kept[2]
+    wider = training.fit(lambda: _lstm_fold_model(folds[0][0], units=5), folds[0],
+                         folds[0], cfg, tmp_path / "wider", quiet=True, reuse=pool)
+    assert wider.model is not kept[0] and pool["model"] is wider.model
+
+
+def test_feature_standardization_uses_the_statistics_put_into_it(tmp_path):
+    from fer_helpers.models import FeatureStandardization
+
+    layer = FeatureStandardization()
+    layer.build((None, 3))
+    layer.set_statistics(np.array([1.0, 2.0, 3.0]), np.array([4.0, 0.0, 1.0]))
+    out = np.asarray(layer(np.array([[3.0, 2.0, 5.0]], "float32")))
+    np.testing.assert_allclose(out, [[1.0, 0.0, 2.0]], atol=1e-6)  # a zero variance: 0 out
+    inp = keras.Input((3,))
+    model = keras.Model(inp, layer(inp))
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(again(np.array([[3.0, 2.0, 5.0]], "float32"))), out)

@@ -11,7 +11,7 @@
 Command line::
 
     python -m fer_helpers.book run --profile quick [--only 01] [--ckplus DIR] [--fer2013 CSV]
-    python -m fer_helpers.book data --profile ci [--ckplus DIR]  # SynthFACS a run will use
+    python -m fer_helpers.book data --profile ci [--ckplus DIR] [--casme2 DIR]  # its SynthFACS
     python -m fer_helpers.book vendor                 # fetch offline JS from npm / plotly
     python -m fer_helpers.book build                  # jupyter-book build -W, then check it
 """

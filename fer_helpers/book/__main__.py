@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .build import build, vendor
-from .data import dataset_paths
+from .data import dataset_paths, other_domains
 from .profiles import PROFILES
 from .runner import _param_path, run_notebooks
 
@@ -21,10 +21,8 @@ def main(argv=None) -> int:
         r.add_argument(f"--{k}", default=None, help=f"path to {k} (default: SynthFACS)")
     d = sub.add_parser("data", help="write the SynthFACS data a run will use, if missing")
     d.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    for k in ("ckplus", "fer2013", "ferplus", "data-dir"):
+    for k in ("ckplus", "fer2013", "ferplus", "nova", "casme2", "data-dir"):
         d.add_argument(f"--{k}", default=None, help=f"path to {k}: no SynthFACS {k} is written")
-    for k in ("nova", "casme2"):  # chapters 5 and 6 write their own SynthFACS when needed
-        d.add_argument(f"--{k}", default=None, help=argparse.SUPPRESS)
     sub.add_parser("vendor", help="fetch the offline JS into book/_vendor")
     sub.add_parser("build", help="strict jupyter-book build + figure check")
     a = p.parse_args(argv)
@@ -38,6 +36,7 @@ def main(argv=None) -> int:
             run_notebooks(a.profile, a.only, params)
         elif a.cmd == "data":
             dataset_paths(a.profile, a.ckplus, a.fer2013, a.ferplus, a.data_dir)
+            other_domains(a.profile, a.nova, a.casme2, a.data_dir)
         elif a.cmd == "vendor":
             print(f"offline assets in {vendor()}")
         else:
