@@ -62,26 +62,31 @@ GAIN, MID = 8.0, 128.0
 #: the folds: quick runs it on 5 classes only), frames per clip for the LSTM, LSTM width,
 #: epochs of both stages, the fine-tuning mode,
 #: the LBP-TOP frame size and length, and the positive control's other SynthFACS subjects and
-#: epochs (:mod:`fer_helpers.micro_reference`).
+#: epochs (:mod:`fer_helpers.micro_reference`), and how many of chapter 2's fold models the
+#: two methods that start from one (the CNN + LSTM and the apex probe) are run from: one run
+#: each is no result, since the same recipe retrained gave the CNN + LSTM a UF1 anywhere from
+#: 15.5 to 30.2 % and the apex probe 25.1 to 39.1 % (quick, five retrainings, November 2026).
 MICRO_DEFAULTS: dict[str, dict] = {
     "ci": {"micro_subjects": 4, "micro_clips": (3, 5), "micro_render_size": 64,
            "micro_schemes": ("5class",), "micro_cnn_lstm_schemes": ("5class",),
            "micro_seq_length": 8, "micro_lstm_units": 16,
            "micro_cnn_epochs": 2, "micro_lstm_epochs": 3, "micro_finetune": "top",
            "micro_lbp_size": 48, "micro_lbp_length": 8,
-           "micro_reference_subjects": 8, "micro_reference_epochs": 2},
+           "micro_reference_subjects": 8, "micro_reference_epochs": 2, "micro_sources": 1},
     "quick": {"micro_subjects": 10, "micro_clips": (4, 15), "micro_render_size": 96,
               "micro_schemes": ("5class", "3class"), "micro_cnn_lstm_schemes": ("5class",),
               "micro_seq_length": 16, "micro_lstm_units": 64, "micro_cnn_epochs": 4,
               "micro_lstm_epochs": 15,
               "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10,
-              "micro_reference_subjects": 40, "micro_reference_epochs": 30},
+              "micro_reference_subjects": 40, "micro_reference_epochs": 30,
+              "micro_sources": 3},
     "full": {"micro_subjects": 26, "micro_clips": (4, 15), "micro_render_size": 128,
              "micro_schemes": ("5class", "3class"),
              "micro_cnn_lstm_schemes": ("5class", "3class"), "micro_seq_length": 16,
              "micro_lstm_units": 64, "micro_cnn_epochs": 10, "micro_lstm_epochs": 40,
              "micro_finetune": "top", "micro_lbp_size": 64, "micro_lbp_length": 10,
-             "micro_reference_subjects": 120, "micro_reference_epochs": 40},
+             "micro_reference_subjects": 120, "micro_reference_epochs": 40,
+             "micro_sources": 3},
 }
 #: Seed of the SynthFACS CASME II tree.
 SEED = 0
@@ -328,6 +333,41 @@ class MethodResult:
         return pd.DataFrame([{"test subject": f.subject, "clips": len(f.test_index),
                               "accuracy": float(np.mean(self.y_true[f.test_index] == f.y_pred)),
                               **f.info} for f in self.folds])
+
+
+class Repeated:
+    """One method run from several chapter-2 models (same folds, same clips): scores are
+    means over the runs, :meth:`spread` their standard deviation and values; the per-fold
+    records and the confusion matrix cover every run."""
+
+    def __init__(self, runs: list[MethodResult], sources: list[str]):
+        if len(runs) != len(sources) or not runs:
+            raise ValueError(f"{len(runs)} runs for {len(sources)} sources")
+        self.runs, self.sources = runs, list(sources)
+        first = runs[0]
+        self.method, self.classes, self.y_true = first.method, first.classes, first.y_true
+        self.data = first.data
+        self.description = (f"{first.description}; run from each of {len(runs)} chapter-2 "
+                            "models")
+        self.folds = [f for r in runs for f in r.folds]
+
+    def scores(self) -> dict:
+        each = [r.scores() for r in self.runs]
+        return {k: float(np.mean([e[k] for e in each])) for k in each[0]}
+
+    def spread(self) -> dict:
+        """``uf1_sd`` (sample sd, ``ddof=1``; 0 for one run), ``uf1_runs``, ``runs``."""
+        u = [r.scores()["uf1"] for r in self.runs]
+        return {"uf1_sd": float(np.std(u, ddof=1)) if len(u) > 1 else 0.0,
+                "uf1_runs": u, "runs": len(u)}
+
+    def confusion(self) -> pd.DataFrame:
+        return sum(r.confusion() for r in self.runs)
+
+    def per_fold(self) -> pd.DataFrame:
+        return pd.concat([r.per_fold().assign(**{"chapter-2 model": s})
+                          for r, s in zip(self.runs, self.sources, strict=True)],
+                         ignore_index=True)
 
 
 def _subjects(subjects, idx) -> list[str]:
@@ -817,13 +857,17 @@ class SchemeRun:
         k = len(self.data.classes)
         for name, r in self.results.items():
             s = r.scores()
+            if isinstance(r, Repeated) and len(r.runs) > 1:
+                s["uf1 sd (chapter-2 models)"] = r.spread()["uf1_sd"]
             rows.append({"method": METHODS.get(name, r.description), **s})
         rows.append({"method": "chance (uniform guess)",
                      **uniform_guess(self.data.labels, k)})
         return pd.DataFrame(rows).set_index("method")
 
     def record(self) -> dict:
-        return {name: r.scores() for name, r in self.results.items()}
+        """Scores per method; a :class:`Repeated` one also its spread over the runs."""
+        return {name: {**r.scores(), **(r.spread() if isinstance(r, Repeated) else {})}
+                for name, r in self.results.items()}
 
     def verdict(self) -> list[str]:
         """Computed sentences: each method's UF1 against the majority baseline, the AU ceiling
@@ -837,8 +881,14 @@ class SchemeRun:
         for name in COMPARED:
             if name not in sc:
                 continue
-            u = sc[name]
-            text = f"{METHODS[name]}: UF1 {u:.1%}, " + (
+            u, r = sc[name], self.results[name]
+            runs = ""
+            if isinstance(r, Repeated) and len(r.runs) > 1:
+                sp = r.spread()
+                runs = (f" (mean of {sp['runs']} runs, one from each chapter-2 model: "
+                        f"{', '.join(f'{v:.1%}' for v in sp['uf1_runs'])}; sd "
+                        f"{100 * sp['uf1_sd']:.1f} points)")
+            text = f"{METHODS[name]}: UF1 {u:.1%}{runs}, " + (
                 ("only " if u - guess <= FAR_BELOW else "")
                 + f"{100 * (u - guess):.1f} points above a uniform guess ({guess:.1%})"
                 if u > guess else f"NOT above a uniform guess ({guess:.1%})")
@@ -918,26 +968,37 @@ def _against(u: float, ref: float, what: str) -> str:
 def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
                lbp: lbptop.LBPTop | None = None, quiet: bool = True,
                with_cnn_lstm: bool = True, reference=None,
-               reference_epochs: int = 30) -> SchemeRun:
+               reference_epochs: int = 30, sources: dict | None = None) -> SchemeRun:
     """All three methods (and the majority baseline and AU ceiling) on the same LOSO folds
     (``with_cnn_lstm=False``: the two baselines only); with a ``reference``
     (:class:`fer_helpers.micro_reference.Reference`, SynthFACS only) also the positive
-    control, trained on as many clips as a fold and on all reference clips."""
+    control, trained on as many clips as a fold and on all reference clips.
+
+    ``sources`` (name -> chapter-2 model, ``source`` among them): the CNN + LSTM and the apex
+    probe are run from each, and are :class:`Repeated` results (means over the runs)."""
     folds = loso_folds(data.subjects, config.cnn.val_fraction, config.seed)
     secs, res = {}, {}
-    conv = {}
-    if with_cnn_lstm:
+    runs: dict[str, list] = {"cnn_lstm": [], "apex_cnn": []}
+    for model in (sources or {"": source}).values():
+        conv = {}
+        if with_cnn_lstm:
+            t = time.perf_counter()
+            runs["cnn_lstm"].append(cnn_lstm(data, folds, model, config, artifacts, quiet))
+            secs["cnn_lstm"] = secs.get("cnn_lstm", 0.0) + time.perf_counter() - t
+            if config.input == "frames":  # the apex probe reads the frames' conv features
+                conv = runs["cnn_lstm"][-1].conv
         t = time.perf_counter()
-        res["cnn_lstm"] = cnn_lstm(data, folds, source, config, artifacts, quiet)
-        secs["cnn_lstm"] = time.perf_counter() - t
-        if config.input == "frames":  # the apex probe reads the frames' conv features
-            conv = res["cnn_lstm"].conv
+        runs["apex_cnn"].append(apex_cnn(data, folds, model,
+                                         conv["key"][:, 1] if conv else None))
+        secs["apex_cnn"] = secs.get("apex_cnn", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
-    res["lbp_top"] = lbp_top(data, folds, lbp)
+    runs["lbp_top"] = [lbp_top(data, folds, lbp)]
     secs["lbp_top"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res["apex_cnn"] = apex_cnn(data, folds, source, conv["key"][:, 1] if conv else None)
-    secs["apex_cnn"] = time.perf_counter() - t
+    for name in COMPARED:  # in the table's order
+        done = runs[name]
+        if done:
+            res[name] = Repeated(done, list(sources)) if sources and name != "lbp_top" \
+                else done[0]
     res["majority"] = majority(data, folds)
     res["au_ceiling"] = au_ceiling(data, folds)
     if reference is not None:
@@ -963,8 +1024,10 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
 
 
 def table4(runs: dict) -> pd.DataFrame:
-    """Table 4 of the paper beside ours: each row names its data and where it comes from."""
-    rows = [{"method": m, "accuracy": a, "UF1": "", "UAR": "",
+    """Table 4 of the paper beside ours: each row names its data and where it comes from.
+    Percentages keep their sign on the number's line (a no-break space)."""
+    nbsp = "\u00a0"
+    rows = [{"method": m, "accuracy": a.replace(" %", nbsp + "%"), "UF1": "", "UAR": "",
              "data": "real CASME II (classes not stated)" if src.startswith("paper")
              else "real CASME II, 5 classes, LOSO", "source": src}
             for m, a, src in PAPER_TABLE4]
@@ -973,9 +1036,15 @@ def table4(runs: dict) -> pd.DataFrame:
             if name not in (*COMPARED, "au_ceiling"):  # the controls have their own section
                 continue
             s = r.scores()
-            rows.append({"method": METHODS[name], "accuracy": f"{100 * s['accuracy']:.2f} %",
-                         "UF1": f"{100 * s['uf1']:.2f} %", "UAR": f"{100 * s['uar']:.2f} %",
-                         "data": r.data, "source": "this run"})
+            row = {k: f"{100 * s[m]:.2f}{nbsp}%" for k, m in
+                   (("accuracy", "accuracy"), ("UF1", "uf1"), ("UAR", "uar"))}
+            if isinstance(r, Repeated) and len(r.runs) > 1:
+                sd = 100 * r.spread()["uf1_sd"]
+                row["UF1"] = f"{100 * s['uf1']:.2f} ± {sd:.2f}{nbsp}%"
+            rows.append({"method": METHODS[name], **row,
+                         "data": r.data + (f", mean of {len(r.runs)} chapter-2 models"
+                                           if isinstance(r, Repeated) else ""),
+                         "source": "this run"})
     return pd.DataFrame(rows)
 
 
@@ -1109,7 +1178,23 @@ class Chapter:
         return run_scheme(data, self.trained.model, self.config, self.artifacts, self.lbp,
                           with_cnn_lstm=main,
                           reference=self.reference(data.scheme) if main else None,
-                          reference_epochs=self.settings["micro_reference_epochs"])
+                          reference_epochs=self.settings["micro_reference_epochs"],
+                          sources=self.sources())
+
+    def sources(self) -> dict:
+        """Chapter 2's fold models the CNN + LSTM and the apex probe start from (the profile's
+        ``micro_sources``, at most chapter 2's folds), by name; fold 0 is
+        ``self.trained.model``."""
+        import keras
+
+        folds = self.trained.cv.folds[:self.n_sources]
+        return {f"fold {k}": self.trained.model if k == 0 else
+                keras.saving.load_model(f.model_path) for k, f in enumerate(folds)}
+
+    @property
+    def n_sources(self) -> int:
+        """How many of chapter 2's fold models :meth:`sources` gives."""
+        return min(self.settings["micro_sources"], len(self.trained.cv.folds))
 
     def reference(self, scheme: str):
         """The positive control's clips of ``scheme`` (SynthFACS only; ``None`` for real
@@ -1147,7 +1232,8 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
 
 
 __all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "PROBE_C", "Chapter", "Fold",
-           "FoldRecord", "MethodResult", "MicroConfig", "MicroData", "SchemeRun", "apex_cnn",
+           "FoldRecord", "MethodResult", "MicroConfig", "MicroData", "Repeated", "SchemeRun",
+           "apex_cnn",
            "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
            "envelope_figure", "example_clip", "layer_output", "lbp_top", "load_data",
            "loso_folds", "majority", "motion_signal", "run_scheme", "scores", "settings",

@@ -70,9 +70,9 @@ class FeatureStandardization(layers.Layer):
         self.scale = self.add_weight(name="scale", shape=d, initializer="ones",
                                      trainable=False)
 
-    def set_statistics(self, mean, variance, floor: float = 1e-6) -> None:
+    def set_statistics(self, mean, variance, floor: float = 1e-14) -> None:
         """Standardize with ``mean`` and ``variance`` (a variance under ``floor`` counts as
-        ``floor``)."""
+        ``floor``: a standard deviation of at least 1e-7, as Keras' ``Normalization``)."""
         self.mean.assign(ops.cast(mean, self.mean.dtype))
         self.scale.assign(ops.cast(1.0 / ops.sqrt(ops.maximum(variance, floor)),
                                    self.scale.dtype))

@@ -117,9 +117,13 @@ def _rows(chapter: str, r: dict) -> list[tuple[str, str, str]]:
                             f"{p.get('casme2_baseline', '')}"}
         from .micro import METHODS
 
+        def spread(rec):  # a method run from several chapter-2 models: means, and the sd
+            return (f" (means of {rec['runs']} runs, one per chapter-2 model; UF1 sd "
+                    f"{100 * rec['uf1_sd']:.1f} points)" if rec.get("runs", 1) > 1 else "")
+
         return [(f"{METHODS[name]}, {len(r.get('classes', []))} classes: accuracy / UF1 / UAR",
-                 " / ".join(_pct(r[name].get(m)) for m in ("accuracy", "uf1", "uar")),
-                 paper.get(name, ""))
+                 " / ".join(_pct(r[name].get(m)) for m in ("accuracy", "uf1", "uar"))
+                 + spread(r[name]), paper.get(name, ""))
                 for name in METHODS if isinstance(r.get(name), dict)]
     if chapter == "07_apply":
         fps = r.get("fps")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -306,12 +307,22 @@ def seed_everything(seed: int) -> None:
     """``keras.utils.set_random_seed(seed)``, except that TensorFlow's global seed is left as
     it is when it already is ``seed``: setting it, even to the value it has, makes every
     ``tf.function`` trace again (0.9 s for a small LSTM's training step, measured November
-    2026), which would undo ``reuse`` in :func:`fit`."""
-    if tf.compat.v1.random.get_seed(0)[0] == seed:
-        with mock.patch.object(tf.random, "set_seed", lambda _: None):
-            keras.utils.set_random_seed(seed)
-    else:
+    2026), which would undo ``reuse`` in :func:`fit`. Python's, NumPy's and Keras' seeds are
+    always reset, and so is everything the fits here draw (initial weights, dropout, shuffling
+    with its own seed); TensorFlow random ops without a seed of their own then continue their
+    sequence instead of restarting it."""
+    current = tf.compat.v1.random.get_seed(0)[0]
+    if current != seed or seed == _TF_DEFAULT_SEED:  # the default means "no seed set"
         keras.utils.set_random_seed(seed)
+        return
+    with _SEEDING, mock.patch.object(tf.random, "set_seed", lambda _: None):
+        keras.utils.set_random_seed(seed)
+
+
+#: TensorFlow's graph seed when none was set (``tf.compat.v1.random.get_seed``).
+_TF_DEFAULT_SEED = 87654321
+#: Held while :func:`seed_everything` has ``tf.random.set_seed`` replaced.
+_SEEDING = threading.Lock()
 
 
 def _reused(pool: dict, fresh: keras.Model, signature) -> keras.Model | None:
@@ -319,9 +330,11 @@ def _reused(pool: dict, fresh: keras.Model, signature) -> keras.Model | None:
     ``None`` when the pool is empty or holds another architecture or configuration."""
     kept = pool.get("model")
 
-    def layout(m):  # (auto-numbered layer names and paths differ between builds)
-        return ([type(layer).__name__ for layer in m.layers],
-                [(tuple(v.shape), str(v.dtype)) for v in m.variables])
+    def layout(m):  # every layer's configuration but its (auto-numbered) name
+        return ([(type(layer).__name__, layer.trainable,
+                  {k: v for k, v in layer.get_config().items() if k != "name"})
+                 for layer in m.layers],
+                [(tuple(v.shape), str(v.dtype), v.trainable) for v in m.variables])
 
     if kept is None or pool["signature"] != signature or layout(kept) != layout(fresh):
         return None
@@ -381,7 +394,10 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
         new model would (same weights to the last bit; tested) without building and tracing
         the training step again, which costs small models more than their training (about
         2 s of a 4 s LSTM fit, November 2026). The returned ``model`` is then that shared
-        model: use it before the next fit that reuses it.
+        model: use it before the next fit that reuses it. Every fit sharing a pool must build
+        the same architecture with the same layer settings (checked: another one replaces
+        the pooled model). Tested equal to a new model for Adam with the ``"paper"``
+        schedule; a fit that raises empties the pool.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -427,8 +443,13 @@ def fit(build_model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray
     callbacks = [EpochLog(log_path, label, quiet), *extra_callbacks,
                  backup]  # last, so the log is on disk before the epoch counts as saved
     if initial_epoch < config.epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
-                  shuffle=False, callbacks=callbacks, initial_epoch=initial_epoch)
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
+                      shuffle=False, callbacks=callbacks, initial_epoch=initial_epoch)
+        except BaseException:
+            if reuse is not None:  # a fit cut short leaves Keras state behind: start anew
+                reuse.clear()
+            raise
     backup.restore_best(model)
     with atomic_path(best_path) as tmp:
         model.save(tmp)

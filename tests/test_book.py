@@ -187,3 +187,7 @@ def test_the_data_step_writes_every_synthfacs_tree_the_user_does_not_give(tmp_pa
     assert (nova_path("ci", tmp_path / "b") / "labels.csv").is_file()
     assert not synthfacs_casme2_path("ci", tmp_path / "b").exists()
     assert not synthfacs_casme2_path("ci", tmp_path / "b", True).exists()
+    assert main(["data", "--profile", "ci", "--data-dir", str(tmp_path / "c"),
+                 "--nova", str(real)]) == 0
+    assert not nova_path("ci", tmp_path / "c").exists()
+    assert (synthfacs_casme2_path("ci", tmp_path / "c") / "synthfacs_casme2.json").is_file()

@@ -268,3 +268,49 @@ def test_lbp_top_of_simple_clips():
     codes = local_binary_pattern(frame, 8, 1, "nri_uniform")[1:-1, 1:-1].astype(int)
     hist = np.bincount(codes.ravel(), minlength=lbptop.N_BINS) / codes.size
     assert np.allclose(still[:lbptop.N_BINS], hist)
+
+
+def test_table4_quotes_the_paper_and_keeps_each_percentage_on_one_line():
+    y = np.array([0, 1, 1, 0])
+    rec = micro.FoldRecord("01", np.arange(4), np.array([0, 1, 0, 0]), {})
+    res = micro.MethodResult("lbp_top", "", ("a", "b"), y, [rec], "SynthFACS (synthetic), test")
+    run = micro.SchemeRun(None, [], {"lbp_top": res, "majority": res}, {})
+    t = micro.table4({"5class": run})
+    assert list(t["source"]) == ["paper, Table 4"] * 3 + ["CASME II paper", "this run"]
+    assert t["accuracy"].iloc[2] == "59.47\u00a0%"  # the paper's CNN + LSTM, as it reports it
+    ours = t.iloc[-1]
+    assert (ours["accuracy"], ours["UF1"]) == ("75.00\u00a0%", f"{100 * 11 / 15:.2f}\u00a0%")
+    assert ours["data"] == "SynthFACS (synthetic), test"  # the controls and majority: elsewhere
+
+
+def test_runs_from_several_chapter2_models_are_averaged_with_their_spread(data, source,
+                                                                         tmp_path):
+    """With ``sources`` the CNN + LSTM and the apex probe run from each model on the same folds:
+    their scores are the runs' means, the record and the verdict carry the spread, and the
+    leak check sees every run's folds; LBP-TOP (no model) runs once."""
+    import keras
+
+    from fer_helpers import models
+
+    keras.utils.set_random_seed(1)
+    other = models.paper_cnn((SIZE, SIZE, 1), 8)
+    run = micro.run_scheme(data, source, _config("top"), tmp_path,
+                           lbptop.LBPTop(length=6, size=24, blocks=(2, 2)),
+                           sources={"fold 0": source, "fold 1": other})
+    assert list(run.results)[:3] == ["cnn_lstm", "lbp_top", "apex_cnn"]
+    for name in ("cnn_lstm", "apex_cnn"):
+        r = run.results[name]
+        assert isinstance(r, micro.Repeated) and r.sources == ["fold 0", "fold 1"]
+        each = [x.scores()["uf1"] for x in r.runs]
+        assert r.scores()["uf1"] == pytest.approx(np.mean(each))
+        assert run.record()[name]["uf1_sd"] == pytest.approx(np.std(each, ddof=1))
+        assert run.record()[name]["uf1_runs"] == each
+        assert len(r.folds) == 2 * len(run.folds) and len(r.per_fold()) == len(r.folds)
+        assert int(r.confusion().to_numpy().sum()) == 2 * len(data.labels)
+    assert isinstance(run.results["lbp_top"], micro.MethodResult)
+    first = run.results["cnn_lstm"].runs[0]
+    alone = micro.cnn_lstm(data, run.folds, source, _config("top"), tmp_path)  # cached
+    np.testing.assert_array_equal(alone.y_pred, first.y_pred)
+    verdict = " ".join(run.verdict())
+    assert "(mean of 2 runs, one from each chapter-2 model:" in verdict
+    assert "uf1 sd (chapter-2 models)" in run.table().columns

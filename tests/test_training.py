@@ -9,6 +9,7 @@ import textwrap
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer_helpers import crossval, training
@@ -240,7 +241,7 @@ def test_multi_hot_targets_use_per_output_accuracy_and_select_on_auc(tmp_path):
         float(log.loc[log["epoch"] == res.best_epoch, "val_accuracy"].iloc[0]))
 
 
-def _lstm_fold_model(fit_x, units=8):
+def _lstm_fold_model(fit_x, units=8, dropout=0.5):
     from keras import layers
 
     from fer_helpers.models import FeatureStandardization
@@ -249,36 +250,60 @@ def _lstm_fold_model(fit_x, units=8):
     x = layers.Reshape((6, 4))(inp)
     std = FeatureStandardization(dtype="float32")
     x = layers.LSTM(units, recurrent_dropout=0.2)(std(x))
-    out = layers.Dense(3, activation="softmax")(layers.Dropout(0.5)(x))
+    out = layers.Dense(3, activation="softmax")(layers.Dropout(dropout)(x))
     std.set_statistics(fit_x.reshape(-1, 4).mean(0), fit_x.reshape(-1, 4).var(0))
     return keras.Model(inp, out)
 
 
-def test_a_reused_model_trains_exactly_as_a_new_one(tmp_path):
+def test_a_reused_model_trains_exactly_as_a_new_one(tmp_path, monkeypatch):
     """Three folds (of 3, 4 and 3 batches) through one pool: each fold's weights and history
-    equal those of a fit that builds its own model; the pool keeps one model (no new trace)
-    while the architecture stays, and takes a new one when it changes."""
+    equal those of a fit that builds its own model; the pool keeps one model, and TensorFlow's
+    seed (whose setting retraces) is set once, while the architecture stays; another layer
+    setting or width takes a new model, and a fit that fails empties the pool."""
+    import tensorflow as tf
+
     cfg = training.TrainConfig(epochs=3, batch_size=8, augmentation=None, decay=0.0)
     rng = np.random.default_rng(0)
     folds = [(rng.normal(k, 1 + k, (n, 24)).astype("float32"), rng.integers(0, 3, n))
              for k, n in enumerate((30, 35, 30))]
+    own = []
+    for k, (x, y) in enumerate(folds):
+        res = training.fit(lambda x=x: _lstm_fold_model(x), (x[:-6], y[:-6]),
+                           (x[-6:], y[-6:]), cfg, tmp_path / f"own{k}", quiet=True)
+        own.append((res.model.get_weights(), res.history, res.best_epoch))
+    seeds = []
+    real_set_seed = tf.random.set_seed
+    monkeypatch.setattr(tf.random, "set_seed", lambda s: (seeds.append(s), real_set_seed(s)))
+    tf.random.set_seed(1)  # another seed than the fits': the first fit must set it again
     pool, kept = {}, []
     for k, (x, y) in enumerate(folds):
-        fit, val = (x[:-6], y[:-6]), (x[-6:], y[-6:])
-        own = training.fit(lambda x=x: _lstm_fold_model(x), fit, val, cfg,
-                           tmp_path / f"own{k}", quiet=True)
-        own_w, own_hist = own.model.get_weights(), own.history
-        shared = training.fit(lambda x=x: _lstm_fold_model(x), fit, val, cfg,
-                              tmp_path / f"shared{k}", quiet=True, reuse=pool)
+        shared = training.fit(lambda x=x: _lstm_fold_model(x), (x[:-6], y[:-6]),
+                              (x[-6:], y[-6:]), cfg, tmp_path / f"shared{k}", quiet=True,
+                              reuse=pool)
         kept.append(shared.model)
-        for a, b in zip(own_w, shared.model.get_weights(), strict=True):
+        weights, history, best = own[k]
+        for a, b in zip(weights, shared.model.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(own_hist["loss"], shared.history["loss"])
-        assert own.best_epoch == shared.best_epoch
+        pd.testing.assert_frame_equal(history.drop(columns="seconds"),
+                                      shared.history.drop(columns="seconds"))
+        assert best == shared.best_epoch
     assert kept[0] is kept[1] is kept[2]
-    wider = training.fit(lambda: _lstm_fold_model(folds[0][0], units=5), folds[0],
-                         folds[0], cfg, tmp_path / "wider", quiet=True, reuse=pool)
-    assert wider.model is not kept[0] and pool["model"] is wider.model
+    assert seeds == [1, cfg.seed]  # set by the test, then once by the first shared fit
+    x0 = folds[0][0]
+    for other in (lambda: _lstm_fold_model(x0, units=5), lambda: _lstm_fold_model(x0, dropout=0.2)):
+        before = pool["model"]
+        res = training.fit(other, folds[0], folds[0], cfg, tmp_path / f"other{id(other)}",
+                           quiet=True, reuse=pool)
+        assert res.model is not before and pool["model"] is res.model
+
+    class Boom(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        training.fit(lambda: _lstm_fold_model(x0, dropout=0.2), folds[0], folds[0], cfg,
+                     tmp_path / "boom", quiet=True, reuse=pool, extra_callbacks=[Boom()])
+    assert pool == {}
 
 
 def test_feature_standardization_uses_the_statistics_put_into_it(tmp_path):
