@@ -1048,7 +1048,7 @@ def table4(runs: dict) -> pd.DataFrame:
                    (("accuracy", "accuracy"), ("UF1", "uf1"), ("UAR", "uar"))}
             if isinstance(r, Repeated) and len(r.runs) > 1:
                 sd = 100 * r.spread()["uf1_sd"]
-                row["UF1"] = f"{100 * s['uf1']:.2f} ± {sd:.2f}{nbsp}%"
+                row["UF1"] = f"{100 * s['uf1']:.2f}{nbsp}±{nbsp}{sd:.2f}{nbsp}%"
             rows.append({"method": METHODS[name], **row,
                          "data": r.data + (f", mean of {len(r.runs)} chapter-2 models"
                                            if isinstance(r, Repeated) else ""),
