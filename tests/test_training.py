@@ -262,7 +262,8 @@ def test_a_reused_model_trains_exactly_as_a_new_one(tmp_path, monkeypatch):
     setting or width takes a new model, and a fit that fails empties the pool."""
     import tensorflow as tf
 
-    cfg = training.TrainConfig(epochs=3, batch_size=8, augmentation=None, decay=0.0)
+    cfg = training.TrainConfig(epochs=3, batch_size=8, augmentation=None, decay=0.0,
+                               precision="float32")
     rng = np.random.default_rng(0)
     folds = [(rng.normal(k, 1 + k, (n, 24)).astype("float32"), rng.integers(0, 3, n))
              for k, n in enumerate((30, 35, 30))]
