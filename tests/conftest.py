@@ -14,6 +14,18 @@ from fer_helpers.synth import TEMPLATE
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_dtype_policy():
+    """Keras' global dtype policy as it was before each test: ``training.fit`` sets it (to
+    ``mixed_bfloat16`` under ``precision="auto"`` on a bf16 CPU), and a test that leaves it
+    changed must not change the float32 tolerances of the tests after it."""
+    import keras
+
+    before = keras.mixed_precision.global_policy().name
+    yield
+    keras.mixed_precision.set_global_policy(before)
+
+
 def sci(*values) -> str:
     """A line as CK+ writes numbers: three spaces, then %.7e, per value."""
     return "".join(f"   {v:.7e}" for v in values) + "\n"
