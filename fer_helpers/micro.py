@@ -61,8 +61,8 @@ GAIN, MID = 8.0, 128.0
 #: schemes the baselines run on and those the CNN + LSTM runs on (each of its folds trains two
 #: networks, ~3-4 s a fold under quick on 2 cores with one compiled model per stage reused by
 #: the folds: quick runs it on 5 classes only), frames per clip for the LSTM, LSTM width,
-#: epochs of both stages, the fine-tuning mode,
-#: the LBP-TOP frame size and length, and the positive control's other SynthFACS subjects and
+#: epochs of both stages, the fine-tuning mode, the LBP-TOP frame size and length, the
+#: positive control's other SynthFACS subjects and
 #: epochs (:mod:`fer_helpers.micro_reference`), and how many of chapter 2's fold models the
 #: two methods that start from one (the CNN + LSTM and the apex probe) are run from: one run
 #: each is no result, since the same recipe retrained gave the CNN + LSTM a UF1 anywhere from
@@ -371,6 +371,11 @@ class Repeated:
                          ignore_index=True)
 
 
+def _spread(r) -> dict | None:
+    """:meth:`Repeated.spread` of a result run from more than one model, else ``None``."""
+    return r.spread() if isinstance(r, Repeated) and len(r.runs) > 1 else None
+
+
 def _subjects(subjects, idx) -> list[str]:
     return sorted(set(np.asarray(subjects)[idx].tolist()))
 
@@ -547,6 +552,12 @@ class MicroConfig:
                              f"{self.finetune!r}")
         if self.input not in ("change", "frames"):
             raise ValueError(f"input must be 'change' or 'frames', got {self.input!r}")
+
+    def lstm_spec(self) -> dict:
+        """What decides the LSTM stage alone (the key of its cached folds)."""
+        return {"lstm": self.lstm.to_dict(), "units": self.lstm_units,
+                "recurrent_dropout": self.recurrent_dropout, "dropout": self.dropout,
+                "relative": self.relative}
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -760,9 +771,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                     "seq_length": config.seq_length, "seed": config.seed,
                     "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds],
                     "code": _code_hash()})
-    lstm_key = _key({"lstm": config.lstm.to_dict(), "units": config.lstm_units,
-                     "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout,
-                     **({"relative": True} if config.relative else {})})
+    lstm_key = _key(config.lstm_spec())
     root = Path(artifacts) / f"micro-{data.scheme}-{cnn_key}"
     conv: dict = {}
     pools: dict = {"cnn": {}, "lstm": {}}  # one compiled model per stage, reused by the folds
@@ -865,8 +874,8 @@ class SchemeRun:
         k = len(self.data.classes)
         for name, r in self.results.items():
             s = r.scores()
-            if isinstance(r, Repeated) and len(r.runs) > 1:
-                s["uf1 sd (chapter-2 models)"] = r.spread()["uf1_sd"]
+            if sp := _spread(r):
+                s["uf1 sd (chapter-2 models)"] = sp["uf1_sd"]
             rows.append({"method": METHODS.get(name, r.description), **s})
         rows.append({"method": "chance (uniform guess)",
                      **uniform_guess(self.data.labels, k)})
@@ -891,8 +900,7 @@ class SchemeRun:
                 continue
             u, r = sc[name], self.results[name]
             runs = ""
-            if isinstance(r, Repeated) and len(r.runs) > 1:
-                sp = r.spread()
+            if sp := _spread(r):
                 runs = (f" (mean of {sp['runs']} runs, one from each chapter-2 model: "
                         f"{', '.join(f'{v:.1%}' for v in sp['uf1_runs'])}; sd "
                         f"{100 * sp['uf1_sd']:.1f} points)")
@@ -999,14 +1007,15 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
         runs["apex_cnn"].append(apex_cnn(data, folds, model,
                                          conv["key"][:, 1] if conv else None))
         secs["apex_cnn"] = secs.get("apex_cnn", 0.0) + time.perf_counter() - t
+    def result(done):  # one run, or the runs from every source
+        return Repeated(done, list(sources)) if sources else done[0]
+
+    if runs["cnn_lstm"]:
+        res["cnn_lstm"] = result(runs["cnn_lstm"])
     t = time.perf_counter()
-    runs["lbp_top"] = [lbp_top(data, folds, lbp)]
+    res["lbp_top"] = lbp_top(data, folds, lbp)
     secs["lbp_top"] = time.perf_counter() - t
-    for name in COMPARED:  # in the table's order
-        done = runs[name]
-        if done:
-            res[name] = Repeated(done, list(sources)) if sources and name != "lbp_top" \
-                else done[0]
+    res["apex_cnn"] = result(runs["apex_cnn"])
     res["majority"] = majority(data, folds)
     res["au_ceiling"] = au_ceiling(data, folds)
     if reference is not None:
@@ -1046,9 +1055,9 @@ def table4(runs: dict) -> pd.DataFrame:
             s = r.scores()
             row = {k: f"{100 * s[m]:.2f}{nbsp}%" for k, m in
                    (("accuracy", "accuracy"), ("UF1", "uf1"), ("UAR", "uar"))}
-            if isinstance(r, Repeated) and len(r.runs) > 1:
-                sd = 100 * r.spread()["uf1_sd"]
-                row["UF1"] = f"{100 * s['uf1']:.2f}{nbsp}±{nbsp}{sd:.2f}{nbsp}%"
+            if sp := _spread(r):
+                row["UF1"] = (f"{100 * s['uf1']:.2f}{nbsp}±{nbsp}{100 * sp['uf1_sd']:.2f}"
+                              f"{nbsp}%")
             rows.append({"method": METHODS[name], **row,
                          "data": r.data + (f", mean of {len(r.runs)} chapter-2 models"
                                            if isinstance(r, Repeated) else ""),
@@ -1241,9 +1250,7 @@ def setup_chapter(profile: str, casme2_path=None, ckplus_path=None, data_dir=Non
 
 __all__ = ["COMPARED", "MICRO_DEFAULTS", "METHODS", "PAPER_TABLE4", "PROBE_C", "Chapter", "Fold",
            "FoldRecord", "MethodResult", "MicroConfig", "MicroData", "Repeated", "SchemeRun",
-           "apex_cnn",
-           "apex_difference", "cnn_lstm", "confusion", "conv_features", "ensure_casme2",
-           "envelope_figure", "example_clip", "layer_output", "lbp_top", "load_data",
-           "loso_folds", "majority", "motion_signal", "run_scheme", "scores", "settings",
-           "setup_chapter",
-           "synthfacs_casme2_path", "table4", "tree", "uniform_guess"]
+           "apex_cnn", "apex_difference", "cnn_lstm", "confusion", "conv_features",
+           "ensure_casme2", "envelope_figure", "example_clip", "layer_output", "lbp_top",
+           "load_data", "loso_folds", "majority", "motion_signal", "run_scheme", "scores",
+           "settings", "setup_chapter", "synthfacs_casme2_path", "table4", "tree", "uniform_guess"]

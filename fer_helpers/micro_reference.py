@@ -184,9 +184,7 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     net = control.model
     fc1 = None  # the clips' fc1 sequences, computed once and only if a fold needs them
     key = _key({"data": data.fingerprint(), "control": _weights_hash(net), "code": _code_hash(),
-                "lstm": config.lstm.to_dict(),
-                "units": config.lstm_units, "relative": config.relative,
-                "recurrent_dropout": config.recurrent_dropout, "dropout": config.dropout,
+                **config.lstm_spec(),
                 "folds": [[f.subject, _subjects(data.subjects, f.val)] for f in folds]})
     cnn = control.folds[0].fitted_on
     recs, pool = [], {}  # one compiled LSTM, reused by the folds

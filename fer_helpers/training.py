@@ -303,6 +303,12 @@ def read_log(path: Path) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- fit
+#: TensorFlow's graph seed when none was set (``tf.compat.v1.random.get_seed``).
+_TF_DEFAULT_SEED = 87654321
+#: Held while :func:`seed_everything` has ``tf.random.set_seed`` replaced.
+_SEEDING = threading.Lock()
+
+
 def seed_everything(seed: int) -> None:
     """``keras.utils.set_random_seed(seed)``, except that TensorFlow's global seed is left as
     it is when it already is ``seed``: setting it, even to the value it has, makes every
@@ -317,12 +323,6 @@ def seed_everything(seed: int) -> None:
         return
     with _SEEDING, mock.patch.object(tf.random, "set_seed", lambda _: None):
         keras.utils.set_random_seed(seed)
-
-
-#: TensorFlow's graph seed when none was set (``tf.compat.v1.random.get_seed``).
-_TF_DEFAULT_SEED = 87654321
-#: Held while :func:`seed_everything` has ``tf.random.set_seed`` replaced.
-_SEEDING = threading.Lock()
 
 
 def _reused(pool: dict, fresh: keras.Model, signature) -> keras.Model | None:
