@@ -226,6 +226,27 @@ def test_the_stage_check_reads_as_two_signed_steps_that_sum_to_the_gap():
     assert "swapping" not in micro._stage_check(0.56, 0.50, None)
 
 
+def test_the_cnn_stage_is_judged_against_answering_neutral_for_every_key_frame():
+    def result(accs):
+        recs = [micro.FoldRecord(str(k), np.array([k]), np.array([0]), {},
+                                 {"cnn_val_accuracy": a}) for k, a in enumerate(accs)]
+        return micro.MethodResult("cnn_lstm", "", ("a", "b"), np.zeros(len(accs), int), recs,
+                                  "")
+
+    # 2 of the 5 key frames are neutral targets, whatever the number of classes
+    flat = micro._cnn_stage(result([0.38, 0.42, 0.43]), 5)
+    assert "41.0% of the key frames right (mean of 3 folds, range 38.0% to 43.0%)" in flat
+    assert "against 40.0% for answering 'neutral'" in flat
+    assert "+1.0 points, within the 10 this chapter counts as noise" in flat
+    assert "did NOT learn" in flat
+    learned = micro._cnn_stage(result([0.55, 0.6]), 3)
+    assert "17.5 points above it, so it learned some" in learned and "NOT" not in learned
+    below = micro._cnn_stage(result([0.3, 0.32]), 5)
+    assert "-9.0 points" in below and "did NOT learn" in below
+    two = micro.Repeated([result([0.4, 0.5]), result([0.45, 0.45])], ["fold 0", "fold 1"])
+    assert "mean of 4 folds over all runs" in micro._cnn_stage(two, 5)
+
+
 def test_a_uniform_guess_scores_as_its_expected_confusion_matrix():
     y = np.array([0, 0, 0, 1])  # class 0: F1 2(.75)(.5)/1.25 = .6; class 1: 2(.25)(.5)/.75
     assert micro.uniform_guess(y, 2) == pytest.approx({"accuracy": 0.5, "uf1": (0.6 + 1 / 3) / 2,
