@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .micro import GAIN, METHODS, FoldRecord, MethodResult, MicroData, _subjects, change_images
+from .micro import GAIN, METHODS, FoldRecord, MethodResult, MicroData, change_images
+from .micro.loso import _subjects
 
 #: Seed of the reference tree (the chapter's tree uses :data:`fer_helpers.micro.SEED`, 0):
 #: another seed draws other people.
@@ -171,15 +172,8 @@ def lstm_on_control(data: MicroData, folds, control: MethodResult, config,
     the control's directory, keyed by the data, the control's weights, the LSTM's
     configuration, the folds and the code of :mod:`fer_helpers.micro`.
     """
-    from .micro import (
-        _code_hash,
-        _key,
-        _weights_hash,
-        layer_output,
-        load_record,
-        lstm_fold,
-        save_record,
-    )
+    from .micro import layer_output, load_record, lstm_fold, save_record
+    from .micro.model import _code_hash, _key, _weights_hash
 
     net = control.model
     fc1 = None  # the clips' fc1 sequences, computed once and only if a fold needs them

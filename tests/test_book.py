@@ -156,11 +156,11 @@ def test_the_novaemotions_stamp_covers_its_own_writer():
     assert generator_hash("nova.py") != generator_hash()
     assert generator_hash() == generator_hash()
     # the CASME II trees (chapter 6's and its positive control's) stamp their own writers
-    from fer_helpers import micro
+    from fer_helpers.micro.data import _casme2_spec
 
-    spec = micro._casme2_spec("ci")
+    spec = _casme2_spec("ci")
     assert spec["generator"] == generator_hash("casme2.py", "micro.py") != generator_hash()
-    ref = micro._casme2_spec("ci", reference=True)
+    ref = _casme2_spec("ci", reference=True)
     assert ref["seed"] != spec["seed"] and ref["generator"] == spec["generator"]
 
 

@@ -8,6 +8,7 @@ import pytest
 from fer_helpers import lbptop, micro, training
 from fer_helpers import micro_reference as mr
 from fer_helpers.datasets import load_casme2
+from fer_helpers.micro.chapter import _cnn_stage, _stage_check
 from fer_helpers.synth import write_casme2
 
 SIZE = 32
@@ -210,20 +211,20 @@ def test_the_stage_check_fits_its_lstm_in_each_fold_without_the_test_subject(tre
 
 
 def test_the_stage_check_reads_as_two_signed_steps_that_sum_to_the_gap():
-    text = micro._stage_check(0.56, 0.32, 0.24)
+    text = _stage_check(0.56, 0.32, 0.24)
     assert "reaches UF1 32.0% against 56.0%" in text
     assert "moves it 24.0 points down;" in text
     assert "a further 8.0 points down (under the 10 points this chapter counts as noise" in text
     # steps are taken between the printed values: 55.9 - 28.7 = 27.2, 28.7 - 23.5 = 5.2
-    assert "27.2 points down; " in micro._stage_check(0.5594, 0.2874, 0.2346)
-    assert "a further 5.2 points down" in micro._stage_check(0.5594, 0.2874, 0.2346)
+    assert "27.2 points down; " in _stage_check(0.5594, 0.2874, 0.2346)
+    assert "a further 5.2 points down" in _stage_check(0.5594, 0.2874, 0.2346)
     assert "to the CNN + LSTM's 24.0%" in text
     # the check above the control, the CNN + LSTM above the check: steps go up, never capped
-    up = micro._stage_check(0.56, 0.70, 0.30)
+    up = _stage_check(0.56, 0.70, 0.30)
     assert "moves it 14.0 points up;" in up and "a further 40.0 points down" in up
-    better = micro._stage_check(0.56, 0.30, 0.45)
+    better = _stage_check(0.56, 0.30, 0.45)
     assert "26.0 points down;" in better and "a further 15.0 points up," in better
-    assert "swapping" not in micro._stage_check(0.56, 0.50, None)
+    assert "swapping" not in _stage_check(0.56, 0.50, None)
 
 
 def test_the_cnn_stage_is_judged_against_answering_neutral_for_every_key_frame():
@@ -234,17 +235,17 @@ def test_the_cnn_stage_is_judged_against_answering_neutral_for_every_key_frame()
                                   "")
 
     # 2 of the 5 key frames are neutral targets, whatever the number of classes
-    flat = micro._cnn_stage(result([0.38, 0.42, 0.43]), 5)
+    flat = _cnn_stage(result([0.38, 0.42, 0.43]), 5)
     assert "41.0% of the key frames right (mean of 3 folds, range 38.0% to 43.0%)" in flat
     assert "against 40.0% for answering 'neutral'" in flat
     assert "+1.0 points, within the 10 this chapter counts as noise" in flat
     assert "did NOT learn" in flat
-    learned = micro._cnn_stage(result([0.55, 0.6]), 3)
+    learned = _cnn_stage(result([0.55, 0.6]), 3)
     assert "17.5 points above it, so it learned some" in learned and "NOT" not in learned
-    below = micro._cnn_stage(result([0.3, 0.32]), 5)
+    below = _cnn_stage(result([0.3, 0.32]), 5)
     assert "-9.0 points" in below and "did NOT learn" in below
     two = micro.Repeated([result([0.4, 0.5]), result([0.45, 0.45])], ["fold 0", "fold 1"])
-    assert "mean of 4 folds over all runs" in micro._cnn_stage(two, 5)
+    assert "mean of 4 folds over all runs" in _cnn_stage(two, 5)
 
 
 def test_a_uniform_guess_scores_as_its_expected_confusion_matrix():
