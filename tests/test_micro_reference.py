@@ -87,6 +87,32 @@ def test_the_positive_control_never_sees_the_chapters_clips(trees, tmp_path, mon
     assert every.method == "reference_all" and every.folds[0].info["clips"] == len(ref.labels)
 
 
+def test_each_control_fit_gets_its_own_epoch_budget(trees, tmp_path, monkeypatch):
+    from fer_helpers import models
+
+    data, ref = trees
+    budgets = []
+    real = training.fit
+
+    def spy(build, train, val, config, workdir, **kw):
+        budgets.append((len(train[1]) + len(val[1]), config.epochs))
+        return real(build, train, val, config, workdir, **kw)
+
+    monkeypatch.setattr(training, "fit", spy)
+    source = models.paper_cnn((SIZE, SIZE, 1), 8)  # the apex probe's model: untrained is fine
+    lbp = lbptop.LBPTop(length=6, size=24, blocks=(2, 2))
+    config = micro.MicroConfig(cnn=training.TrainConfig(precision="float32", val_fraction=0.3))
+    run = micro.run_scheme(data, source, config, tmp_path, lbp, with_cnn_lstm=False,
+                           reference=ref, reference_epochs=(1, 2))
+    n = mr.fold_size(data, run.folds)
+    assert budgets == [(n, 1), (len(ref.labels), 2)]  # fold-size fit, then all clips
+    assert set(mr.FITS) <= set(run.results) and "cnn_lstm" not in run.results
+    budgets.clear()
+    micro.run_scheme(data, source, config, tmp_path / "b", lbp, with_cnn_lstm=False,
+                     reference=ref, reference_epochs=1)
+    assert budgets == [(n, 1), (len(ref.labels), 1)]  # one number serves both
+
+
 def test_the_reference_tree_draws_other_people():
     """What keeps the chapter's people out of the control: another seed, other identities
     (folder names repeat, so the names in fitted_on prove nothing by themselves)."""

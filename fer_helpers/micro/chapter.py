@@ -32,7 +32,9 @@ PAPER_RECORD = dict(zip(("lbp_top", "lbp_top_magnification", "cnn_lstm", "casme2
 
 @dataclass
 class SchemeRun:
-    """The three methods and the majority baseline on one class scheme."""
+    """Every method of one class scheme on the same folds: the three compared, the majority
+    baseline, the AU ceiling and, on SynthFACS, the positive control and the stage check
+    (``results``, by method key), with each one's seconds."""
 
     data: MicroData
     folds: list[Fold]
@@ -202,6 +204,7 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
         runs["apex_cnn"].append(apex_cnn(data, folds, model,
                                          conv["key"][:, 1] if conv else None))
         secs["apex_cnn"] = secs.get("apex_cnn", 0.0) + time.perf_counter() - t
+
     def result(done):  # one run, or the runs from every source
         return Repeated(done, list(sources)) if sources else done[0]
 

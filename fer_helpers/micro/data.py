@@ -130,6 +130,8 @@ class MicroData:
         Each clip resampled for LBP-TOP.
     labels, subjects : (n,) arrays
     classes : tuple of str
+    scheme : str
+        ``'5class'`` or ``'3class'``.
     description : str
         One line: source, layout, scheme, subjects, clips.
     clips : list of MicroClip
