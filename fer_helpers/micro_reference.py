@@ -61,6 +61,16 @@ def train_config(epochs: int, precision: str = "auto"):
                        precision=precision)
 
 
+def describe(epochs: int | tuple[int, int]) -> str:
+    """The control's training in words, for the epoch budget of both fits or a pair (as
+    many clips as a fold, all clips)."""
+    pair = (epochs, epochs) if isinstance(epochs, int) else tuple(epochs)
+    optimiser = train_config(pair[0]).describe().rsplit(", ", 1)[0]  # without the epochs
+    budget = (f"{pair[0]} epochs" if pair[0] == pair[1] else
+              f"{pair[0]} epochs on as many clips as a fold, {pair[1]} on all clips")
+    return f"{optimiser}, {budget}, the epoch chosen on held-out reference subjects"
+
+
 def subset(subjects, n: int, seed: int = 0) -> np.ndarray:
     """Indices of ``n`` clips: whole subjects in a seeded order, the last one cut short."""
     subjects = np.asarray(subjects)
@@ -233,5 +243,5 @@ def by_clips(run) -> tuple[dict, dict, dict]:
 
 
 __all__ = ["FITS", "GAIN", "LSTM_CHECK", "PREFIX", "REFERENCE_SEED", "Reference", "by_clips",
-           "clips", "difference", "fold_size", "lstm_on_control", "positive_control", "subset",
-           "train_config"]
+           "clips", "describe", "difference", "fold_size", "lstm_on_control", "positive_control",
+           "subset", "train_config"]

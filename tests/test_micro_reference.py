@@ -39,6 +39,14 @@ def test_difference_is_the_magnified_apex_minus_onset():
     assert (out[1] == 128).all()
 
 
+def test_the_control_training_is_described_with_each_fits_epochs():
+    assert mr.describe((30, 20)) == (
+        "Adam, lr 0.001, decay 1e-05 (the paper's), batch 32, 30 epochs on as many clips as a "
+        "fold, 20 on all clips, the epoch chosen on held-out reference subjects")
+    assert ", batch 32, 40 epochs, the epoch" in mr.describe(40)
+    assert mr.describe(40) == mr.describe((40, 40))
+
+
 def test_subset_takes_whole_subjects_then_cuts_the_last():
     subjects = np.repeat(["01", "02", "03"], [4, 3, 5])
     idx = mr.subset(subjects, 6, seed=0)
@@ -264,7 +272,7 @@ def test_the_cnn_stage_is_judged_against_answering_neutral_for_every_key_frame()
     flat = _cnn_stage(result([0.38, 0.42, 0.43]), 5)
     assert "41.0% of the key frames right (mean of 3 folds, range 38.0% to 43.0%)" in flat
     assert "against 40.0% for answering 'neutral'" in flat
-    assert "+1.0 points, within the 10 this chapter counts as noise" in flat
+    assert "+1.0 points, within the 10 points this chapter counts as noise" in flat
     assert "did NOT learn" in flat
     learned = _cnn_stage(result([0.55, 0.6]), 3)
     assert "17.5 points above it, so it learned some" in learned and "NOT" not in learned

@@ -137,9 +137,9 @@ def _cnn_stage(result, n_classes: int) -> str:
             f"'neutral' for every frame (the first and last frames are its neutral targets): "
             + (f"{100 * gain:.1f} points above it, so it learned some of the classes from "
                "single frames" if gain > FAR_BELOW else
-               f"{100 * gain:+.1f} points, within the {100 * FAR_BELOW:g} this chapter counts "
-               "as noise: as far as its selection subjects show, it did NOT learn to tell the "
-               "classes apart from single frames") + ".")
+               f"{100 * gain:+.1f} points, within the {100 * FAR_BELOW:g} points this chapter "
+               "counts as noise: as far as its selection subjects show, it did NOT learn to "
+               "tell the classes apart from single frames") + ".")
 
 
 def _stage_check(control: float, check: float, cnn_lstm: float | None) -> str:
