@@ -351,3 +351,30 @@ def test_features_of_images_smaller_than_the_network_input():
     a, b = extract(model, small), extract(model, big)
     assert a.x.shape == b.x.shape == (3, 4 * 4 * 256)
     assert np.array_equal(a.x, b.x) and np.allclose(a.prob, b.prob)
+
+
+@pytest.mark.parametrize("profile", ["ci", "quick", "full"])
+def test_the_novaemotions_cnn_trains_with_its_own_peak_and_epochs(tmp_path, monkeypatch, profile):
+    from fer_helpers import crossval
+    from fer_helpers.book import PROFILES
+    from fer_helpers.synth.nova import write_nova
+    from fer_helpers.transfer import settings
+    from fer_helpers.transfer.sources import nova_source
+
+    write_nova(tmp_path / "nova", n_subjects=3, per_subject=(2, 3), seed=1)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(ds, arch, config, artifacts, **kw):
+        seen.update(config=config, **kw)
+        raise Stop
+
+    monkeypatch.setattr(crossval, "train_or_load", spy)
+    with pytest.raises(Stop):
+        nova_source(profile, tmp_path / "nova", True, tmp_path / "art", "float32")
+    s, cfg = settings(profile), seen["config"]
+    assert (cfg.peak_lr, cfg.epochs) == (s["nova_peak_lr"], s["nova_epochs"])
+    assert cfg.schedule == PROFILES[profile]["schedule"]
+    assert seen["max_folds"] == s["nova_folds"]

@@ -112,7 +112,7 @@ def nova_source(profile: str, root, synthetic: bool, artifacts, policy: str) -> 
     ds = load_nova(root)
     label = "SynthFACS (synthetic)" if synthetic else "real data"
     cfg = TrainConfig(epochs=S["nova_epochs"], batch_size=P["batch_size"], precision=policy,
-                      schedule=P["schedule"])
+                      schedule=P["schedule"], peak_lr=S["nova_peak_lr"])
     if ds.subjects is not None:
         protocol, how = "subject-kfold", f"{len(set(ds.subjects))} players, subject-disjoint"
     else:  # no subjects known: a seeded image-level split, said in the data line
