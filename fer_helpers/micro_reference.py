@@ -61,10 +61,23 @@ def train_config(epochs: int, precision: str = "auto"):
                        precision=precision)
 
 
-def describe(epochs: int | tuple[int, int]) -> str:
-    """The control's training in words, for the epoch budget of both fits or a pair (as
-    many clips as a fold, all clips)."""
-    pair = (epochs, epochs) if isinstance(epochs, int) else tuple(epochs)
+def epoch_pair(epochs) -> tuple[int, int]:
+    """The epoch budgets of the control's two fits (as many clips as a fold, all clips) from
+    one number for both or a pair (``micro_reference_epochs``)."""
+    from numbers import Integral
+
+    pair = (epochs, epochs) if isinstance(epochs, Integral) else epochs
+    if (isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2
+            or not all(isinstance(e, Integral) and e > 0 for e in pair)):
+        raise ValueError("micro_reference_epochs must be a positive int or a pair of them "
+                         f"(fit on as many clips as a fold, fit on all clips), got {epochs!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def describe(epochs) -> str:
+    """The control's training in words, for the epoch budget of both fits or a pair
+    (:func:`epoch_pair`)."""
+    pair = epoch_pair(epochs)
     optimiser = train_config(pair[0]).describe().rsplit(", ", 1)[0]  # without the epochs
     budget = (f"{pair[0]} epochs" if pair[0] == pair[1] else
               f"{pair[0]} epochs on as many clips as a fold, {pair[1]} on all clips")
@@ -243,5 +256,5 @@ def by_clips(run) -> tuple[dict, dict, dict]:
 
 
 __all__ = ["FITS", "GAIN", "LSTM_CHECK", "PREFIX", "REFERENCE_SEED", "Reference", "by_clips",
-           "clips", "describe", "difference", "fold_size", "lstm_on_control", "positive_control",
-           "subset", "train_config"]
+           "clips", "describe", "difference", "epoch_pair", "fold_size", "lstm_on_control",
+           "positive_control", "subset", "train_config"]

@@ -44,7 +44,11 @@ def test_the_control_training_is_described_with_each_fits_epochs():
         "Adam, lr 0.001, decay 1e-05 (the paper's), batch 32, 30 epochs on as many clips as a "
         "fold, 20 on all clips, the epoch chosen on held-out reference subjects")
     assert ", batch 32, 40 epochs, the epoch" in mr.describe(40)
-    assert mr.describe(40) == mr.describe((40, 40))
+    assert mr.describe(40) == mr.describe((40, 40)) == mr.describe([40, 40])
+    assert mr.epoch_pair(np.int64(30)) == (30, 30)
+    for bad in ((30,), (30, 20, 10), "30", (30, 0), (30.0, 20), None):
+        with pytest.raises(ValueError, match="micro_reference_epochs must be"):
+            mr.epoch_pair(bad)
 
 
 def test_subset_takes_whole_subjects_then_cuts_the_last():
@@ -119,6 +123,11 @@ def test_each_control_fit_gets_its_own_epoch_budget(trees, tmp_path, monkeypatch
     micro.run_scheme(data, source, config, tmp_path / "b", lbp, with_cnn_lstm=False,
                      reference=ref, reference_epochs=1)
     assert budgets == [(n, 1), (len(ref.labels), 1)]  # one number serves both
+    budgets.clear()
+    with pytest.raises(ValueError, match="micro_reference_epochs"):
+        micro.run_scheme(data, source, config, tmp_path / "c", lbp, with_cnn_lstm=False,
+                         reference=ref, reference_epochs=(1, 2, 3))
+    assert budgets == []  # refused before anything trained
 
 
 def test_the_reference_tree_draws_other_people():
@@ -261,25 +270,31 @@ def test_the_stage_check_reads_as_two_signed_steps_that_sum_to_the_gap():
     assert "swapping" not in _stage_check(0.56, 0.50, None)
 
 
-def test_the_cnn_stage_is_judged_against_answering_neutral_for_every_key_frame():
-    def result(accs):
-        recs = [micro.FoldRecord(str(k), np.array([k]), np.array([0]), {},
-                                 {"cnn_val_accuracy": a}) for k, a in enumerate(accs)]
-        return micro.MethodResult("cnn_lstm", "", ("a", "b"), np.zeros(len(accs), int), recs,
-                                  "")
+def test_the_cnn_stage_is_judged_on_apex_frames_against_a_constant_answer():
+    labels = np.array([0, 0, 0, 1, 2, 0, 1, 1, 0, 2])
+    folds = [micro.Fold("a", fit=np.array([0]), val=np.array([4, 5]), test=np.array([1, 2])),
+             micro.Fold("b", fit=np.array([6]), val=np.array([9, 0, 1, 2]), test=np.array([7]))]
+    # selection clips pooled: labels 2, 0 | 2, 0, 0, 0 -> class 0 in 4 of 6: 66.7 %
 
-    # 2 of the 5 key frames are neutral targets, whatever the number of classes
-    flat = _cnn_stage(result([0.38, 0.42, 0.43]), 5)
-    assert "41.0% of the key frames right (mean of 3 folds, range 38.0% to 43.0%)" in flat
-    assert "against 40.0% for answering 'neutral'" in flat
-    assert "+1.0 points, within the 10 points this chapter counts as noise" in flat
-    assert "did NOT learn" in flat
-    learned = _cnn_stage(result([0.55, 0.6]), 3)
-    assert "17.5 points above it, so it learned some" in learned and "NOT" not in learned
-    below = _cnn_stage(result([0.3, 0.32]), 5)
-    assert "-9.0 points" in below and "did NOT learn" in below
-    two = micro.Repeated([result([0.4, 0.5]), result([0.45, 0.45])], ["fold 0", "fold 1"])
-    assert "mean of 4 folds over all runs" in _cnn_stage(two, 5)
+    def result(accs):
+        recs = [micro.FoldRecord(f.subject, f.test, np.array([0]), {},
+                                 {"cnn_apex_accuracy": a, "cnn_apex_clips": len(f.val)})
+                for f, a in zip(folds, accs, strict=True)]
+        return micro.MethodResult("cnn_lstm", "", ("a", "b", "c"), labels, recs, "")
+
+    flat = _cnn_stage(result([0.5, 0.75]), labels, folds)  # (1 + 3) / 6 right
+    assert "names the class of 66.7% of the apex frames (6 apex frames over 2 folds)" in flat
+    assert "against 66.7% for naming the most frequent class" in flat
+    assert "+0.0 points, within the 10 points this chapter counts as noise: no better" in flat
+    assert "runs" not in flat
+    learned = _cnn_stage(result([1.0, 1.0]), labels, folds)
+    assert "33.3 points above it, so it tells some classes apart" in learned
+    worse = _cnn_stage(result([0.0, 0.25]), labels, folds)  # 1 of 6: 16.7 %
+    assert "50.0 points below it: worse than that constant answer" in worse
+    two = micro.Repeated([result([0.5, 0.75]), result([0.5, 0.75])], ["fold 0", "fold 1"])
+    assert "(12 apex frames over 4 folds, 2 runs)" in _cnn_stage(two, labels, folds)
+    one = micro.Repeated([result([0.5, 0.75])], ["fold 0"])
+    assert "runs" not in _cnn_stage(one, labels, folds)
 
 
 def test_a_uniform_guess_scores_as_its_expected_confusion_matrix():

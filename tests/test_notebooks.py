@@ -74,6 +74,7 @@ def test_micro_chapter_records_three_methods_beside_its_ceiling(built_book):
     assert "under the AU ceiling" in nb  # the computed verdict lines
     assert "Positive control, the apex - onset CNN" in nb
     assert "Stage check: the control's network" in nb
+    assert "CNN stage on its own: on the selection subjects" in nb
 
 
 def test_transfer_chapter_records_its_matrix_and_au_heads(built_book):

@@ -33,7 +33,7 @@ from ..io import write_text
 #: with three chapter-2 models and 30 epochs for both control fits, against "well under 3
 #: minutes"): each chapter-2 model costs the chapter about 33 s (ten folds of two networks), so
 #: quick runs two (full three). The all-clips control fit chose epoch 14 of 30 on its held-out
-#: reference subjects in each of 16 runs (deterministic), with training accuracy 0.98 by epoch
+#: reference subjects (deterministic: the same in 16 reruns), with training accuracy 0.98 by epoch
 #: 20; the paper's schedule does not depend on the epoch budget, so 20 epochs give the same
 #: network in two thirds of the time. The fold-size fit chose epoch 24 and keeps 30. The CNN
 #: stage had 4 epochs; on the selection subjects it peaked by epoch 2 in 18 of 20 folds (two
@@ -133,7 +133,8 @@ class MicroData:
     labels, subjects : (n,) arrays
     classes : tuple of str
     scheme : str
-        ``'5class'`` or ``'3class'``.
+        The class scheme of :func:`fer_helpers.datasets.load_casme2` (``'5class'``,
+        ``'3class'`` or ``'all'``).
     description : str
         One line: source, layout, scheme, subjects, clips.
     clips : list of MicroClip

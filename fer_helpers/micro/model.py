@@ -277,6 +277,10 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
              quiet: bool = True, keep_models: bool = False) -> MethodResult:
     """The paper's CNN + LSTM under LOSO, or its cached folds (:mod:`fer_helpers.micro`).
 
+    Each fold's record keeps, besides the predictions and who each stage was fitted on, both
+    stages' chosen epochs and selection accuracies, and the CNN stage's share of right apex
+    frames of the selection clips (``cnn_apex_accuracy`` of ``cnn_apex_clips``).
+
     Parameters
     ----------
     source : keras.Model or None
@@ -362,8 +366,13 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                 n, t = data.seq.shape[:2]
                 fc1_seq = layer_output(res.model, seq_in.reshape(-1, size, size),
                                        "relu_fc1").reshape(n, t, -1)
+            apex = (conv_arrays()["key"][f.val][:, 1] if config.finetune == "top"
+                    else training.as_input(key_in[f.val][:, 1]))
+            apex_pred = np.asarray(res.model(apex, training=False)).argmax(axis=1)
             info.update({"cnn_best_epoch": res.best_epoch + 1,
                          "cnn_val_accuracy": res.best_val_accuracy,
+                         "cnn_apex_accuracy": float(np.mean(apex_pred == data.labels[f.val])),
+                         "cnn_apex_clips": len(f.val),
                          "cnn_fit": _subjects(data.subjects, f.fit),
                          "cnn_val": _subjects(data.subjects, f.val)})
             with atomic_path(feat_path) as tmp, open(tmp, "wb") as fh:
@@ -376,8 +385,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
         fitted_on = {"cnn": info["cnn_fit"], "cnn_selection": info["cnn_val"],
                      "lstm": _subjects(data.subjects, f.fit),
                      "lstm_selection": _subjects(data.subjects, f.val)}
-        info = {"cnn_best_epoch": info["cnn_best_epoch"],
-                "cnn_val_accuracy": info["cnn_val_accuracy"],
+        info = {**{k: info[k] for k in ("cnn_best_epoch", "cnn_val_accuracy",
+                                         "cnn_apex_accuracy", "cnn_apex_clips")},
                 "lstm_best_epoch": lres.best_epoch + 1,
                 "lstm_val_accuracy": lres.best_val_accuracy,
                 "seconds": round(time.perf_counter() - t0, 2)}
