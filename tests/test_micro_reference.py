@@ -278,13 +278,15 @@ def test_the_cnn_stage_is_judged_on_apex_frames_against_a_constant_answer():
 
     def result(accs):
         recs = [micro.FoldRecord(f.subject, f.test, np.array([0]), {},
-                                 {"cnn_apex_accuracy": a, "cnn_apex_clips": len(f.val)})
+                                 {"cnn_apex_accuracy": a, "cnn_apex_neutral": 0.5,
+                                  "cnn_apex_clips": len(f.val)})
                 for f, a in zip(folds, accs, strict=True)]
         return micro.MethodResult("cnn_lstm", "", ("a", "b", "c"), labels, recs, "")
 
     flat = _cnn_stage(result([0.5, 0.75]), labels, folds)  # (1 + 3) / 6 right
     assert "names the class of 66.7% of the apex frames (6 apex frames over 2 folds)" in flat
     assert "against 66.7% for naming the most frequent class" in flat
+    assert "(it calls 50.0% of them 'neutral')" in flat
     assert "+0.0 points, within the 10 points this chapter counts as noise: no better" in flat
     assert "runs" not in flat
     learned = _cnn_stage(result([1.0, 1.0]), labels, folds)

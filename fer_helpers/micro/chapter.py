@@ -133,6 +133,7 @@ def _cnn_stage(result, labels, folds) -> str:
     so it leans high. Within :data:`FAR_BELOW` (in the points printed) it counts as no
     better than the constant answer."""
     right = sum(f.info["cnn_apex_accuracy"] * f.info["cnn_apex_clips"] for f in result.folds)
+    neutral = sum(f.info["cnn_apex_neutral"] * f.info["cnn_apex_clips"] for f in result.folds)
     clips = sum(f.info["cnn_apex_clips"] for f in result.folds)
     pooled = np.concatenate([np.asarray(labels)[f.val] for f in folds])
     constant = float(np.bincount(pooled).max() / len(pooled))
@@ -143,7 +144,8 @@ def _cnn_stage(result, labels, folds) -> str:
     return (f"CNN stage on its own: on the selection subjects of each fold (which also chose its "
             f"epoch, so this leans high) it names the class of {acc:.1%} of the apex frames "
             f"({clips} apex frames over {len(result.folds)} folds{runs}), against "
-            f"{constant:.1%} for naming the most frequent class of those clips every time: "
+            f"{constant:.1%} for naming the most frequent class of those clips every time "
+            f"(it calls {neutral / clips:.1%} of them 'neutral'): "
             + (f"{d:.1f} points above it, so it tells some classes apart from single frames"
                if d > 100 * FAR_BELOW else
                f"{abs(d):.1f} points below it: worse than that constant answer"

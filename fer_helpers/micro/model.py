@@ -279,7 +279,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
 
     Each fold's record keeps, besides the predictions and who each stage was fitted on, both
     stages' chosen epochs and selection accuracies, and the CNN stage's share of right apex
-    frames of the selection clips (``cnn_apex_accuracy`` of ``cnn_apex_clips``).
+    frames of the selection clips and of those it calls neutral (``cnn_apex_accuracy``,
+    ``cnn_apex_neutral``, of ``cnn_apex_clips``).
 
     Parameters
     ----------
@@ -372,6 +373,7 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
             info.update({"cnn_best_epoch": res.best_epoch + 1,
                          "cnn_val_accuracy": res.best_val_accuracy,
                          "cnn_apex_accuracy": float(np.mean(apex_pred == data.labels[f.val])),
+                         "cnn_apex_neutral": float(np.mean(apex_pred == n_classes)),
                          "cnn_apex_clips": len(f.val),
                          "cnn_fit": _subjects(data.subjects, f.fit),
                          "cnn_val": _subjects(data.subjects, f.val)})
@@ -386,7 +388,8 @@ def cnn_lstm(data: MicroData, folds: list[Fold], source, config: MicroConfig, ar
                      "lstm": _subjects(data.subjects, f.fit),
                      "lstm_selection": _subjects(data.subjects, f.val)}
         info = {**{k: info[k] for k in ("cnn_best_epoch", "cnn_val_accuracy",
-                                         "cnn_apex_accuracy", "cnn_apex_clips")},
+                                         "cnn_apex_accuracy", "cnn_apex_neutral",
+                                         "cnn_apex_clips")},
                 "lstm_best_epoch": lres.best_epoch + 1,
                 "lstm_val_accuracy": lres.best_val_accuracy,
                 "seconds": round(time.perf_counter() - t0, 2)}
