@@ -378,3 +378,33 @@ def test_the_novaemotions_cnn_trains_with_its_own_peak_and_epochs(tmp_path, monk
     assert (cfg.peak_lr, cfg.epochs) == (s["nova_peak_lr"], s["nova_epochs"])
     assert cfg.schedule == PROFILES[profile]["schedule"]
     assert seen["max_folds"] == s["nova_folds"]
+
+
+def test_the_feature_cache_extracts_once_and_holds_only_what_it_is_asked_to():
+    import keras
+
+    from fer_helpers import models
+    from fer_helpers.transfer import FeatureCache, extract
+
+    keras.utils.set_random_seed(0)
+    net = models.paper_cnn((48, 48, 1), 8)
+    images = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return net
+
+    cache = FeatureCache()
+    first = cache.get("net", load, images)
+    assert np.array_equal(first.x, extract(net, images).x) and first.x.shape == (5, 9216)
+    cache.get("net", load, images)  # not held: extracted again
+    held = cache.get("net", load, images, keep=True)
+    assert len(loads) == 3 and cache.images_done == 15
+    assert cache.get("net", load, images) is held and len(loads) == 3  # held: no model load
+    cache.get("net", load, images[:4])  # other images: another entry
+    cache.get("other", load, images)  # another model key: another entry
+    assert len(loads) == 5 and cache.rate > 0
+    cache.release()
+    cache.get("net", load, images)
+    assert len(loads) == 6

@@ -4,8 +4,7 @@ The features of a model are the output of its last convolutional block after poo
 (``pool3``, flattened: 6 x 6 x 256 = 9,216 values for a 48x48 face); the same forward pass
 also gives the model's own output (its emotion probabilities, for variant (a) of the
 cross-dataset matrix). :class:`FeatureCache` keeps them in memory for as long as the caller
-needs them, and optionally on disk (float16) under a key made of the model's identity and
-the images' fingerprint, so a second run of the chapter reads them back.
+needs them.
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from ..io import atomic_path
 from ..training import as_input
 
 #: The layer whose output the heads see (the last conv block, after pooling).
@@ -75,33 +72,28 @@ def images_key(images: np.ndarray) -> str:
 
 
 class FeatureCache:
-    """Features per (model key, images): computed once, kept on disk if ``folder`` is set.
+    """Features per (model key, images), computed once and held in memory on request.
 
     ``model_key`` must name the weights exactly (e.g. the artifacts folder of a trained
     fold, or the seed of an untrained network).
     """
 
-    def __init__(self, folder=None):
-        self.folder = Path(folder) if folder else None
+    def __init__(self):
         self._memory: dict[tuple[str, str], Features] = {}
         self.images_done = 0
         self.seconds = 0.0
 
-    def _path(self, model_key: str, images: np.ndarray) -> Path | None:
-        if self.folder is None:
-            return None
-        h = hashlib.sha256(f"{model_key}|{images_key(images)}|{FEATURE_LAYER}".encode())
-        return self.folder / f"{h.hexdigest()[:20]}.npz"
-
     def get(self, model_key: str, load_model, images: np.ndarray, keep: bool = False
             ) -> Features:
         """Features of ``images`` under the model ``load_model()`` returns (called only when
-        they are neither in memory nor on disk). ``keep``: hold them in memory until
-        :meth:`release` (for a later step that needs them again)."""
+        they are not held). ``keep``: hold them in memory until :meth:`release` (for a later
+        step that needs them again)."""
         mem = (model_key, images_key(images))
         if mem in self._memory:
             return self._memory[mem]
-        out = self._get(model_key, load_model, images)
+        out = extract(load_model(), images)
+        self.images_done += len(images)
+        self.seconds += out.seconds
         if keep:
             self._memory[mem] = out
         return out
@@ -109,22 +101,6 @@ class FeatureCache:
     def release(self) -> None:
         """Forget the features held in memory."""
         self._memory.clear()
-
-    def _get(self, model_key: str, load_model, images: np.ndarray) -> Features:
-        path = self._path(model_key, images)
-        if path is not None and path.is_file():
-            with np.load(path) as f:
-                return Features(f["x"], f["prob"], 0.0)
-        model = load_model() if callable(load_model) else load_model
-        out = extract(model, images)
-        self.images_done += len(images)
-        self.seconds += out.seconds
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, x=out.x, prob=out.prob)
-        return out
 
     @property
     def rate(self) -> float:
