@@ -128,6 +128,10 @@ def test_each_control_fit_gets_its_own_epoch_budget(trees, tmp_path, monkeypatch
         micro.run_scheme(data, source, config, tmp_path / "c", lbp, with_cnn_lstm=False,
                          reference=ref, reference_epochs=(1, 2, 3))
     assert budgets == []  # refused before anything trained
+    with pytest.raises(ValueError, match="micro_reference_epochs"):  # the CNN + LSTM too
+        micro.run_scheme(data, source, config, tmp_path / "d", lbp, reference=ref,
+                         reference_epochs=(1, 2, 3))
+    assert budgets == []
 
 
 def test_the_reference_tree_draws_other_people():

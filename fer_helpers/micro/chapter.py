@@ -5,7 +5,7 @@ beside the paper's (:func:`table4`), and the chapter's set-up (:func:`setup_chap
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +201,9 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
 
     ``sources`` (name -> chapter-2 model, ``source`` among them): the CNN + LSTM and the apex
     probe are run from each, and are :class:`Repeated` results (means over the runs)."""
+    from .. import micro_reference as mr
+
+    epochs = mr.epoch_pair(reference_epochs) if reference is not None else None  # before any fit
     folds = loso_folds(data.subjects, config.cnn.val_fraction, config.seed)
     secs, res = {}, {}
     runs: dict[str, list] = {"cnn_lstm": [], "apex_cnn": []}
@@ -229,10 +232,7 @@ def run_scheme(data: MicroData, source, config: MicroConfig, artifacts,
     res["majority"] = majority(data, folds)
     res["au_ceiling"] = au_ceiling(data, folds)
     if reference is not None:
-        from .. import micro_reference as mr
-
         t = time.perf_counter()
-        epochs = mr.epoch_pair(reference_epochs)  # checked before anything trains
         n_fold = mr.fold_size(data, folds)
         if n_fold >= len(reference.labels):
             raise ValueError(f"the positive control's tree has {len(reference.labels)} clips, "
@@ -288,6 +288,7 @@ class Chapter:
     settings: dict
     artifacts: Path
     reference_root: Path | None = None  # the positive control's SynthFACS tree
+    _sources: dict | None = field(default=None, init=False, repr=False)
 
     def load(self, scheme: str) -> tuple[object, MicroData]:
         """(Casme2, MicroData) of one class scheme (cropped frames; bad rows skipped and
@@ -322,9 +323,11 @@ class Chapter:
         ``self.trained.model``."""
         import keras
 
-        folds = self.trained.cv.folds[:self.n_sources]
-        return {f"fold {k}": self.trained.model if k == 0 else
-                keras.saving.load_model(f.model_path) for k, f in enumerate(folds)}
+        if self._sources is None:  # loaded once, for every scheme
+            folds = self.trained.cv.folds[:self.n_sources]
+            self._sources = {f"fold {k}": self.trained.model if k == 0 else
+                             keras.saving.load_model(f.model_path) for k, f in enumerate(folds)}
+        return self._sources
 
     @property
     def n_sources(self) -> int:
